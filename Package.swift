@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Tensor", "Data"], swiftSettings: cpuFlags),
         .testTarget(name: "MIMTests", dependencies: ["Tensor", "NN", "MIM"], swiftSettings: cpuFlags),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "NN", "MIM", "Train"],
-                    resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+                    exclude: ["Fixtures"], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]
 )

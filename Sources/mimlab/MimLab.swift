@@ -12,6 +12,8 @@ struct MimLab: ParsableCommand {
         """,
         subcommands: [
             // Subcommands: one file each in Sources/mimlab; keep this list sorted.
+            CompareCommand.self,
+            StepCommand.self,
         ]
     )
 }

@@ -1,0 +1,88 @@
+import Foundation
+import Tensor
+
+/// AdamW exactly as `torch.optim.AdamW` (foreach=False): decoupled weight decay applied
+/// to the pre-update parameter, bias-corrected moments, eps added after the corrected
+/// square root. Per-parameter weight decay (0 for `Parameter.weightDecay == false`) and an
+/// lr scale (layer-wise decay) form the parameter groups.
+public final class AdamW {
+    public let parameters: [Parameter]
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    public var weightDecay: Float
+    /// Multiplies the lr of each parameter (1 unless layer-wise decay is set).
+    public var lrScale: [Float]
+    public private(set) var step = 0
+    private let m: [Tensor]
+    private let v: [Tensor]
+
+    public init(_ parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
+                weightDecay: Float = 0.05) {
+        self.parameters = parameters
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        lrScale = Array(repeating: 1, count: parameters.count)
+        m = parameters.map { Tensor(shape: $0.value.shape) }
+        v = parameters.map { Tensor(shape: $0.value.shape) }
+    }
+
+    /// Layer-wise lr decay (BEiT): a parameter at depth index i of `layers` gets
+    /// decay^(layers − 1 − i), so the head trains at the full lr and the embeddings least.
+    public func setLayerDecay(_ decay: Float, layers: Int) {
+        lrScale = parameters.map { Float(pow(Double(decay), Double(layers - 1 - $0.layerID))) }
+    }
+
+    public func update(lr: Float) {
+        step += 1
+        let t = Float(step)
+        let bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t)
+        let bc2Sqrt = bc2.squareRoot()
+        let b1 = beta1, b2 = beta2, eps = eps
+        for (i, p) in parameters.enumerated() {
+            let lri = lr * lrScale[i]
+            let decay = 1 - lri * (p.weightDecay ? weightDecay : 0)
+            let stepSize = lri / bc1
+            let P = p.value.data, G = p.grad.data, M = m[i].data, V = v[i].data
+            Parallel.elementwise(p.count) { lo, hi in
+                for k in lo..<hi {
+                    let g = G[k]
+                    let pk = P[k] * decay
+                    let mk = b1 * M[k] + (1 - b1) * g
+                    let vk = b2 * V[k] + (1 - b2) * g * g
+                    M[k] = mk; V[k] = vk
+                    P[k] = pk - stepSize * mk / (vk.squareRoot() / bc2Sqrt + eps)
+                }
+            }
+        }
+    }
+
+    /// Moments for checkpoints: `exp_avg.<name>`, `exp_avg_sq.<name>`.
+    public var state: [String: Tensor] {
+        var s: [String: Tensor] = [:]
+        for (i, p) in parameters.enumerated() { s["exp_avg." + p.name] = m[i]; s["exp_avg_sq." + p.name] = v[i] }
+        return s
+    }
+
+    public func loadState(_ s: [String: Tensor], step: Int) throws {
+        for (i, p) in parameters.enumerated() {
+            guard let a = s["exp_avg." + p.name], let b = s["exp_avg_sq." + p.name],
+                  a.count == p.count, b.count == p.count else { throw ModelError.missingParameter("exp_avg." + p.name) }
+            m[i].data.update(from: a.data, count: p.count)
+            v[i].data.update(from: b.data, count: p.count)
+        }
+        self.step = step
+    }
+}
+
+/// `torch.nn.utils.clip_grad_norm_`: scales all gradients by max/(norm + 1e-6) when the
+/// global L2 norm exceeds `maxNorm`. Returns the norm before clipping.
+@discardableResult
+public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float) -> Double {
+    let norm = parameters.reduce(0.0) { $0 + $1.grad.sumOfSquares() }.squareRoot()
+    let coef = Double(maxNorm) / (norm + 1e-6)
+    if coef < 1 {
+        let c = Float(coef)
+        for p in parameters { for k in 0..<p.count { p.grad.data[k] *= c } }
+    }
+    return norm
+}

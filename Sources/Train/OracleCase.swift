@@ -1,0 +1,134 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+
+/// One oracle "case" (see shared/oracle/README.md): weights, images, mask and labels in a
+/// safetensors file, with the model and optimiser settings in its metadata. `run()`
+/// computes every quantity the float64 PyTorch reference writes, under the same names:
+/// the SimMIM loss, reconstruction, activations and gradients, the parameters after N
+/// AdamW steps on the same batch, and the fine-tune logits, loss and gradients.
+public struct OracleCase {
+    public struct Optim: Sendable {
+        public var lr: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
+        public var weightDecay: Float = 0.05, steps = 3, clipGrad: Float = 0
+    }
+
+    public let path: String
+    public let file: SafetensorsFile
+    public let config: ViTConfig
+    public let numClasses: Int
+    public let optim: Optim
+    public let noDecay: Set<String>?
+
+    public init(path: String) throws {
+        self.path = path
+        let file = try SafetensorsFile(contentsOf: path)
+        self.file = file
+        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
+        func int(_ d: [String: Any], _ k: String, _ def: Int) -> Int { (d[k] as? NSNumber)?.intValue ?? def }
+        func dbl(_ d: [String: Any], _ k: String, _ def: Double) -> Double { (d[k] as? NSNumber)?.doubleValue ?? def }
+        let cfg = ViTConfig(imageSize: int(c, "img_size", 32), patchSize: int(c, "patch_size", 4),
+                            channels: int(c, "in_chans", 3), dim: int(c, "embed_dim", 128),
+                            depth: int(c, "depth", 6), heads: int(c, "num_heads", 4),
+                            mlpRatio: dbl(c, "mlp_ratio", 4), lnEps: Float(dbl(c, "ln_eps", 1e-6)))
+        do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
+        config = cfg
+        numClasses = int(c, "num_classes", 10)
+        var opt = Optim()
+        opt.lr = Float(dbl(o, "lr", 1e-3)); opt.beta1 = Float(dbl(o, "beta1", 0.9))
+        opt.beta2 = Float(dbl(o, "beta2", 0.999)); opt.eps = Float(dbl(o, "eps", 1e-8))
+        opt.weightDecay = Float(dbl(o, "weight_decay", 0.05)); opt.steps = int(o, "steps", 3)
+        opt.clipGrad = Float(dbl(o, "clip_grad", 0))
+        optim = opt
+        if let s = file.metadata["no_decay"] {
+            guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
+                throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
+            }
+            noDecay = Set(list)
+        } else {
+            noDecay = nil
+        }
+        for name in ["input.images", "input.mask"] where file.tensors[name] == nil {
+            throw OracleError("\(path): missing tensor '\(name)'")
+        }
+    }
+
+    private static func json(_ file: SafetensorsFile, _ key: String, _ path: String) throws -> [String: Any] {
+        guard let s = file.metadata[key] else { return [:] }
+        guard let d = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
+            throw OracleError("\(path): metadata '\(key)' is not a JSON object")
+        }
+        return d
+    }
+
+    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
+
+    /// Runs the case; `steps`/`finetune` false skip those parts.
+    public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
+        let B = batch, L = config.tokens, D = config.dim
+        let images = file.tensors["input.images"]!
+        guard images.count == B * config.channels * config.imageSize * config.imageSize else {
+            throw OracleError("\(path): input.images has shape \(images.shape), expected [B, \(config.channels), \(config.imageSize), \(config.imageSize)]")
+        }
+        let maskT = file.tensors["input.mask"]!
+        guard maskT.count == B * L else {
+            throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(config.grid), \(config.grid)]")
+        }
+        let mask = maskT.array
+        var out: [String: Tensor] = [:]
+
+        let model = SimMIM(config)
+        try model.load(file.tensors)
+        if let noDecay { for p in model.parameters { p.weightDecay = !noDecay.contains(p.name) } }
+
+        model.zeroGrad()
+        let loss = model.forwardBackward(images, mask: mask, batch: B)
+        out["output.loss"] = Tensor(scalar: Float(loss))
+        out["output.pred"] = model.reconstruction()
+        out["output.grad_norm"] = Tensor(scalar: Float(model.gradNorm()))
+        for p in model.parameters { out["grad." + p.name] = p.grad.clone() }
+        let enc = model.encoder
+        func act(_ t: Tensor) -> Tensor { let c = t.clone(); c.reshape([B, L, D]); return c }
+        out["act.embed"] = act(enc.patchEmbed.proj.output)
+        out["act.tokens_in"] = act(enc.tokens)
+        for i in 0..<config.depth { out["act.block.\(i)"] = act(enc.blockOutput(i)) }
+        out["act.encoder_out"] = act(enc.norm.output)
+
+        if withSteps && optim.steps > 0 {
+            let opt = AdamW(model.parameters, beta1: optim.beta1, beta2: optim.beta2, eps: optim.eps,
+                            weightDecay: optim.weightDecay)
+            var losses: [Float] = []
+            for s in 1...optim.steps {
+                model.zeroGrad()
+                losses.append(Float(model.forwardBackward(images, mask: mask, batch: B)))
+                if optim.clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: optim.clipGrad) }
+                opt.update(lr: optim.lr)
+                if s == 1 || s == optim.steps {
+                    for p in model.parameters { out["step\(s).\(p.name)"] = p.value.clone() }
+                }
+            }
+            losses.append(Float(model.forward(images, mask: mask, batch: B)))
+            out["output.step_losses"] = Tensor(shape: [losses.count], values: losses)
+        }
+
+        if withFinetune, file.tensors["cls_head.weight"] != nil {
+            guard let labels = file.integers["input.labels"]?.values, labels.count == B else {
+                throw OracleError("\(path): input.labels missing or not \(B) integers")
+            }
+            let ft = FineTuneModel(config, classes: numClasses)
+            try ft.load(file.tensors)
+            ft.zeroGrad()
+            let (ftLoss, logits) = ft.forwardBackward(images, labels: labels, batch: B)
+            out["ft.logits"] = logits.clone()
+            out["ft.loss"] = Tensor(scalar: Float(ftLoss))
+            for p in ft.parameters { out["ft.grad." + p.name] = p.grad.clone() }
+        }
+        return out
+    }
+}
+
+public struct OracleError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
