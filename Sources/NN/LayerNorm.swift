@@ -43,7 +43,7 @@ public final class LayerNorm: Module {
                 let vm = V16(repeating: mean)
                 var acc = V16(repeating: 0), i = 0
                 while i + 16 <= d { let c = vload(xr + i) - vm; acc = acc.addingProduct(c, c); i += 16 }
-                var ss = acc.sum()
+                var ss = hsum(acc)
                 while i < d { let c = xr[i] - mean; ss += c * c; i += 1 }
                 let rs = 1 / (ss / Float(d) + eps).squareRoot()
                 RS[r] = rs
@@ -75,7 +75,7 @@ public final class LayerNorm: Module {
                     let g = vload(dyr + i) * vload(w + i)
                     s1 += g; s2 = s2.addingProduct(g, vload(xr + i)); i += 16
                 }
-                var a = s1.sum(), c = s2.sum()
+                var a = hsum(s1), c = hsum(s2)
                 while i < d { let g = dyr[i] * w[i]; a += g; c += g * xr[i]; i += 1 }
                 let ma = V16(repeating: a / Float(d)), mc = V16(repeating: c / Float(d)), vr = V16(repeating: RS[r])
                 var j = 0

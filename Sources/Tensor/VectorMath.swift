@@ -3,29 +3,50 @@ import Foundation
 /// 16-lane float vectors: one AVX-512 register, or two AVX2 registers.
 public typealias V16 = SIMD16<Float>
 
-@inline(__always) public func vload(_ p: UnsafePointer<Float>) -> V16 {
+@inlinable @inline(__always) public func vload(_ p: UnsafePointer<Float>) -> V16 {
     UnsafeRawPointer(p).loadUnaligned(as: V16.self)
 }
 
-@inline(__always) public func vstore(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always) public func vstore(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
 }
 
 /// Loads `n < 16` floats, the other lanes `fill`.
-@inline(__always) public func vloadPartial(_ p: UnsafePointer<Float>, _ n: Int, fill: Float = 0) -> V16 {
+@inlinable @inline(__always) public func vloadPartial(_ p: UnsafePointer<Float>, _ n: Int, fill: Float = 0) -> V16 {
     var v = V16(repeating: fill)
     for i in 0..<n { v[i] = p[i] }
     return v
 }
 
-@inline(__always) public func vstorePartial(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+@inlinable @inline(__always) public func vstorePartial(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
     for i in 0..<n { p[i] = v[i] }
+}
+
+/// Lane-wise max/min as a compare and blend: the stdlib's generic `pointwiseMax` compiled
+/// to a per-lane scalar loop through the stack for 16-lane vectors on AVX2.
+@inlinable @inline(__always) public func vmaxv(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: a .< b) }
+@inlinable @inline(__always) public func vminv(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: b .< a) }
+
+/// Horizontal sum by halving (16 → 8 → 4 → 2 → 1 lanes). `SIMD16.sum()` compiles to a
+/// spill and 16 scalar loads that stall on store forwarding, which dominated short rows.
+@inlinable @inline(__always) public func hsum(_ v: V16) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
+@inlinable @inline(__always) public func hmax(_ v: V16) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.lowHalf .< v.highHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.lowHalf .< a.highHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.lowHalf .< b.highHalf)
+    return max(c[0], c[1])
 }
 
 /// exp(x) with relative error below 3e-7 on [-87, 88]: Cody–Waite range reduction and the
 /// Cephes expf polynomial. Inputs are clamped to that range (exp(-inf) ≈ 1e-38, not 0).
-@inline(__always) public func vexp(_ x0: V16) -> V16 {
-    let x = pointwiseMin(pointwiseMax(x0, V16(repeating: -87.33654)), V16(repeating: 88.37626))
+@inlinable @inline(__always) public func vexp(_ x0: V16) -> V16 {
+    let x = vminv(vmaxv(x0, V16(repeating: -87.33654)), V16(repeating: 88.37626))
     // Adding 1.5·2^23 rounds x·log2(e) to an integer n that then sits in the low mantissa
     // bits, ready to become the exponent of 2^n without a float→int conversion.
     let magic = V16(repeating: 12_582_912)
@@ -47,8 +68,8 @@ public typealias V16 = SIMD16<Float>
 
 /// erf(x) with absolute error below 5e-7: the rational minimax approximation Eigen and
 /// XLA use for float, on x clamped to [-4, 4] (erf(±4) rounds to ±1 in float).
-@inline(__always) public func verf(_ x0: V16) -> V16 {
-    let x = pointwiseMin(pointwiseMax(x0, V16(repeating: -4)), V16(repeating: 4))
+@inlinable @inline(__always) public func verf(_ x0: V16) -> V16 {
+    let x = vminv(vmaxv(x0, V16(repeating: -4)), V16(repeating: 4))
     let x2 = x * x
     var p = V16(repeating: -2.726_142_258_013_06e-10)
     p = V16(repeating: 2.770_681_424_959_02e-08).addingProduct(p, x2)
@@ -67,7 +88,7 @@ public typealias V16 = SIMD16<Float>
 }
 
 /// Applies `f` to `n` floats of `x`, writing `y` (may alias `x`), 16 at a time.
-@inline(__always)
+@inlinable @inline(__always)
 public func vmap(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ f: (V16) -> V16) {
     var i = 0
     while i + 16 <= n { vstore(f(vload(x + i)), y + i); i += 16 }
@@ -75,7 +96,7 @@ public func vmap(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ 
 }
 
 /// `f(a, b)` over two inputs, 16 at a time.
-@inline(__always)
+@inlinable @inline(__always)
 public func vmap2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                   _ n: Int, _ f: (V16, V16) -> V16) {
     var i = 0
@@ -84,30 +105,30 @@ public func vmap2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: Uns
 }
 
 /// Σ x[i] for a short row, accumulated in 16 lanes then reduced (fixed order).
-@inline(__always)
+@inlinable @inline(__always)
 public func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = V16(repeating: 0), i = 0
     while i + 16 <= n { acc += vload(x + i); i += 16 }
-    var s = acc.sum()
+    var s = hsum(acc)
     while i < n { s += x[i]; i += 1 }
     return s
 }
 
 /// Σ a[i]·b[i], same order guarantees as `vsum`.
-@inline(__always)
+@inlinable @inline(__always)
 public func vdot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = V16(repeating: 0), i = 0
     while i + 16 <= n { acc = acc.addingProduct(vload(a + i), vload(b + i)); i += 16 }
-    var s = acc.sum()
+    var s = hsum(acc)
     while i < n { s += a[i] * b[i]; i += 1 }
     return s
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = V16(repeating: -.infinity), i = 0
-    while i + 16 <= n { acc = pointwiseMax(acc, vload(x + i)); i += 16 }
-    var m = acc.max()
+    while i + 16 <= n { acc = vmaxv(acc, vload(x + i)); i += 16 }
+    var m = hmax(acc)
     while i < n { m = max(m, x[i]); i += 1 }
     return m
 }

@@ -1,0 +1,124 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+
+/// Training-step throughput, measured the way shared/oracle/bench_simmim.py measures
+/// PyTorch: one timed step = zero_grad + forward + loss + backward + clip + AdamW; data and
+/// masks are made once, outside the timing; the median over the timed steps is reported.
+public enum Bench {
+    public struct Result: Codable, Sendable {
+        public var mode: String
+        public var threads: Int
+        public var batch: Int
+        public var stepsTimed: Int
+        public var medianSeconds: Double
+        public var imagesPerSecond: Double
+        public var gflopPerStep: Double
+        public var gflopPerSecond: Double
+    }
+
+    /// Analytic matmul FLOPs per image (1 multiply-add = 2 FLOPs), as bench_simmim.py:
+    /// a training step is 3× the forward, less the patch embedding's input gradient.
+    public static func flopsPerImage(_ c: ViTConfig, pretrain: Bool, classes: Int = 10) -> (forward: Double, train: Double) {
+        let L = Double(c.tokens), D = Double(c.dim), C = Double(c.channels), p = Double(c.patchSize)
+        let H = Double(c.mlpHidden), n = Double(c.depth)
+        let patch = L * D * C * p * p
+        let linear = L * (3 * D * D + D * D + 2 * D * H)
+        let attn = 2 * L * L * D
+        let head = pretrain ? L * D * (p * p * C) : D * Double(classes)
+        let fwd = 2 * (patch + n * (linear + attn) + head)
+        return (fwd, 3 * fwd - 2 * patch)
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Random images and official random masks (masked patch 8, ratio 0.6) for `batch`.
+    static func inputs(_ c: ViTConfig, batch: Int, seed: UInt64) -> (Tensor, [Float], [Int32]) {
+        var rng = PRNG(seed: seed)
+        let images = Tensor(shape: [batch, c.channels, c.imageSize, c.imageSize])
+        rng.fillNormal(images, std: 1)
+        let g = c.grid, scale = max(1, 8 / c.patchSize), rs = g / scale
+        let count = Int((0.6 * Double(rs * rs)).rounded(.up))
+        var mask = [Float](repeating: 0, count: batch * g * g)
+        for b in 0..<batch {
+            for idx in rng.permutation(rs * rs).prefix(count) {
+                let (mi, mj) = (idx / rs, idx % rs)
+                for di in 0..<scale { for dj in 0..<scale { mask[b * g * g + (mi * scale + di) * g + mj * scale + dj] = 1 } }
+            }
+        }
+        let labels = (0..<batch).map { _ in Int32(rng.int(10)) }
+        return (images, mask, labels)
+    }
+
+    public static func trainStep(_ c: ViTConfig, pretrain: Bool, batch: Int, warmup: Int, steps: Int,
+                                 progress: ((Int) -> Void)? = nil) -> Result {
+        let (images, mask, labels) = inputs(c, batch: batch, seed: 0)
+        var rng = PRNG(seed: 1)
+        var times: [Double] = []
+        let step: () -> Void
+        if pretrain {
+            let model = SimMIM(c)
+            model.encoder.initialize(&rng)
+            rng.fillTruncatedNormal(model.decoder.weight.value, std: 0.02)
+            let opt = AdamW(model.parameters)
+            step = {
+                model.zeroGrad()
+                _ = model.forwardBackward(images, mask: mask, batch: batch)
+                clipGradNorm(model.parameters, maxNorm: 5)
+                opt.update(lr: 1e-4)
+            }
+        } else {
+            let model = FineTuneModel(c, classes: 10)
+            model.encoder.initialize(&rng)
+            let opt = AdamW(model.parameters)
+            step = {
+                model.zeroGrad()
+                _ = model.forwardBackward(images, labels: labels, batch: batch)
+                opt.update(lr: 1e-4)
+            }
+        }
+        for i in 0..<(warmup + steps) {
+            let t0 = now()
+            step()
+            if i >= warmup { times.append(now() - t0) }
+            progress?(i + 1)
+        }
+        let med = median(times)
+        let gflop = flopsPerImage(c, pretrain: pretrain).train * Double(batch) / 1e9
+        return Result(mode: pretrain ? "pretrain" : "finetune", threads: Parallel.threads, batch: batch,
+                      stepsTimed: steps, medianSeconds: med, imagesPerSecond: Double(batch) / med,
+                      gflopPerStep: gflop, gflopPerSecond: gflop / med)
+    }
+
+    /// Raw sgemm at one of the step's shapes (the MLP's fc1: [B·L, D] × [D, 4D]).
+    public static func sgemm(m: Int, n: Int, k: Int, repeats: Int) -> Double {
+        let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), c = Tensor(shape: [m, n])
+        var rng = PRNG(seed: 3)
+        rng.fillNormal(a, std: 1); rng.fillNormal(b, std: 1)
+        var times: [Double] = []
+        for i in 0..<(repeats + 3) {
+            let t0 = now()
+            BLAS.sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k,
+                       c: c.data, ldc: n)
+            if i >= 3 { times.append(now() - t0) }
+        }
+        return 2 * Double(m * n * k) / median(times) / 1e9
+    }
+
+    /// Peak resident set size of this process, in bytes.
+    public static func peakRSS() -> Int {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return u.ru_maxrss * 1024
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import NN
+import Tensor
+import Train
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Training-step throughput of the vit-micro preset, and raw sgemm on this machine.",
+        discussion: """
+        Times a SimMIM pre-training step and a fine-tuning step (zero_grad + forward + loss +
+        backward + AdamW; data made once, outside the timing) for vit-micro (32x32, patch 4,
+        dim 128, depth 6, 4 heads, MLP ratio 4) at batch 64, and reports the median as
+        images/s and GFLOP/s (analytic matmul FLOPs, as shared/oracle/bench_simmim.py), beside
+        raw sgemm GFLOP/s at the MLP's shape, so their ratio shows how much of the machine the
+        step uses. Also prints peak RSS and the OpenBLAS kernel in use.
+
+        OpenBLAS picks its kernel when the library loads; an OPENBLAS_CORETYPE in the
+        environment overrides that choice and mimlab respects it (compare both by running
+        `env -u OPENBLAS_CORETYPE mimlab bench` and `OPENBLAS_CORETYPE=Haswell mimlab bench`).
+        """)
+
+    @Option(help: "Threads (default: all cores). Repeat the command to compare counts.")
+    var threads: Int?
+
+    @Option(help: "Batch size.")
+    var batch = 64
+
+    @Option(help: "Timed steps per mode (after 3 warm-up steps).")
+    var steps = 20
+
+    @Option(help: "Modes to time: pretrain, finetune.")
+    var mode: [String] = ["pretrain", "finetune"]
+
+    @Option(help: "Model preset: \(ViTConfig.presets.keys.sorted().joined(separator: ", ")).")
+    var preset = "vit-micro"
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        for m in mode where !["pretrain", "finetune"].contains(m) {
+            throw ValidationError("--mode \(m): valid values are pretrain, finetune")
+        }
+        if ViTConfig.presets[preset] == nil {
+            throw ValidationError("--preset \(preset): valid values are \(ViTConfig.presets.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        if let threads { Parallel.threads = threads }
+        let cfg = ViTConfig.presets[preset]!
+        let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+        var results: [Bench.Result] = []
+        for m in mode {
+            results.append(Bench.trainStep(cfg, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps))
+        }
+        let (m, n, k) = (batch * cfg.tokens, cfg.mlpHidden, cfg.dim)
+        let gemm = Bench.sgemm(m: m, n: n, k: k, repeats: 20)
+        let rss = Bench.peakRSS()
+        if json {
+            var obj: [String: Any] = [
+                "preset": preset, "threads": Parallel.threads, "batch": batch,
+                "openblas_corename": BLAS.corename, "openblas_coretype_env": pinned ?? NSNull(),
+                "sgemm_shape": [m, n, k], "sgemm_gflops": gemm, "peak_rss_bytes": rss,
+            ]
+            obj["results"] = results.map {
+                ["mode": $0.mode, "images_per_second": $0.imagesPerSecond, "median_step_seconds": $0.medianSeconds,
+                 "gflop_per_step": $0.gflopPerStep, "gflops": $0.gflopPerSecond, "steps_timed": $0.stepsTimed] as [String: Any]
+            }
+            let d = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])
+            print(String(decoding: d, as: UTF8.self))
+            return
+        }
+        print("mimlab bench — \(preset), batch \(batch), \(Parallel.threads) thread(s)")
+        print("OpenBLAS kernel: \(BLAS.corename)" + (pinned.map { " (pinned by OPENBLAS_CORETYPE=\($0))" } ?? " (its own choice; OPENBLAS_CORETYPE unset)"))
+        print("| step | images/s | ms/step | GFLOP/s | share of sgemm |")
+        print("|---|---:|---:|---:|---:|")
+        for r in results {
+            print("| \(r.mode) | \(String(format: "%.1f", r.imagesPerSecond)) | \(String(format: "%.1f", r.medianSeconds * 1000)) | \(String(format: "%.1f", r.gflopPerSecond)) | \(String(format: "%.0f%%", 100 * r.gflopPerSecond / gemm)) |")
+        }
+        print("sgemm [\(m)x\(k)] x [\(k)x\(n)]: \(String(format: "%.1f", gemm)) GFLOP/s")
+        print("peak RSS: \(String(format: "%.0f", Double(rss) / 1_048_576)) MiB")
+    }
+}
