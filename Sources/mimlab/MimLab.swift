@@ -12,6 +12,7 @@ struct MimLab: ParsableCommand {
         """,
         subcommands: [
             // Subcommands: one file each in Sources/mimlab; keep this list sorted.
+            AvgDistCommand.self,
             BenchCommand.self,
             CompareCommand.self,
             StepCommand.self,
