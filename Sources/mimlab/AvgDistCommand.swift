@@ -70,10 +70,10 @@ struct AvgDistCommand: ParsableCommand {
             var generator: MaskGenerator
             do { generator = try MaskGenerator(s) } catch { fail((error as? MaskSpecError)?.message(naming: Self.optionNames) ?? "\(error)") }
             var rng = PRNG(seed: seed).fork("avgdist/\(s.type.rawValue)/\(s.maskedPatchSize)/\(s.maskRatio)")
-            let where_ = "\(s.type.rawValue) \(s.maskedPatchSize) px r=\(s.maskRatio)"
+            let cellName = "\(s.type.rawValue) \(s.maskedPatchSize) px r=\(s.maskRatio)"
             for _ in 0..<samples {
                 cell.stats.add(mask: generator.next(&rng), spec: s)
-                bar.advance(trailing: where_)
+                bar.advance(trailing: cellName)
             }
             done.append(cell)
             if json { print(jsonRecord(cell)); fflush(stdout) }
