@@ -77,15 +77,15 @@ public final class SimMIM: Module {
                 for r in lo..<hi {
                     let w = mask[r]
                     if w == 0 { (G + r * K).update(repeating: 0, count: K); S[r] = 0; continue }
-                    var s: Float = 0
+                    var s = 0.0
                     let gscale = Float(Double(w) / denom)
                     for k in 0..<K {
                         let d = P[r * K + k] - T[r * K + k]
-                        s += abs(d)
+                        s += Double(abs(d))
                         // sign(0) = 0, as torch's L1 gradient
                         G[r * K + k] = d > 0 ? gscale : (d < 0 ? -gscale : 0)
                     }
-                    S[r] = Double(s) * Double(w)
+                    S[r] = s * Double(w)
                 }
             }
         }
