@@ -38,13 +38,19 @@ public final class AdamW {
         let bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t)
         let bc2Sqrt = bc2.squareRoot()
         let b1 = beta1, b2 = beta2, eps = eps
-        for (i, p) in parameters.enumerated() {
-            let lri = lr * lrScale[i]
-            let decay = 1 - lri * (p.weightDecay ? weightDecay : 0)
-            let stepSize = lri / bc1
-            let P = p.value.data, G = p.grad.data, M = m[i].data, V = v[i].data
-            Parallel.elementwise(p.count) { lo, hi in
-                for k in lo..<hi {
+        // Most tensors are far below the threading grain, so the unit of parallel work is a
+        // segment of at most `segment` elements of one tensor; each element is updated by
+        // exactly one thread, in the same arithmetic whatever the thread count.
+        let segs = segments
+        Parallel.chunks(segs.count, minPerChunk: 4) { lo, hi in
+            for s in lo..<hi {
+                let (i, a, b) = segs[s]
+                let p = parameters[i]
+                let lri = lr * lrScale[i]
+                let decay = 1 - lri * (p.weightDecay ? weightDecay : 0)
+                let stepSize = lri / bc1
+                let P = p.value.data, G = p.grad.data, M = m[i].data, V = v[i].data
+                for k in a..<b {
                     let g = G[k]
                     let pk = P[k] * decay
                     let mk = b1 * M[k] + (1 - b1) * g
@@ -55,6 +61,16 @@ public final class AdamW {
             }
         }
     }
+
+    private lazy var segments: [(Int, Int, Int)] = {
+        let segment = 32_768
+        var out: [(Int, Int, Int)] = []
+        for (i, p) in parameters.enumerated() {
+            var a = 0
+            while a < p.count { out.append((i, a, min(p.count, a + segment))); a += segment }
+        }
+        return out
+    }()
 
     /// Moments for checkpoints: `exp_avg.<name>`, `exp_avg_sq.<name>`.
     public var state: [String: Tensor] {
@@ -81,8 +97,8 @@ public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float) -> Double {
     let norm = parameters.reduce(0.0) { $0 + $1.grad.sumOfSquares() }.squareRoot()
     let coef = Double(maxNorm) / (norm + 1e-6)
     if coef < 1 {
-        let c = Float(coef)
-        for p in parameters { for k in 0..<p.count { p.grad.data[k] *= c } }
+        let c = V16(repeating: Float(coef))
+        for p in parameters { vmap(p.grad.data, p.grad.data, p.count) { $0 * c } }
     }
     return norm
 }

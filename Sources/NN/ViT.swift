@@ -140,21 +140,28 @@ public final class ViTEncoder: Module {
         for b in blocks.reversed() { g = b.backward(g) }
         // Position embedding: summed over images; mask token: over masked tokens;
         // patch embedding: the unmasked share of each token's gradient.
-        let G = g.data
+        let G = g.data, B = batch
         let dP = posEmbed.grad.data
-        for b in 0..<batch { Kernels.add(G + b * L * D, into: dP, L * D) }
+        // Position embedding: threads split the L·D entries, each summing over images in order.
+        Parallel.chunks(L * D, minPerChunk: 4096) { lo, hi in
+            for b in 0..<B { Kernels.add(G + b * L * D + lo, into: dP + lo, hi - lo) }
+        }
         gradTokens.resize([batch * L, D])
         let dE = gradTokens.data, dM = maskToken.grad.data
         let w = mask
-        for r in 0..<(batch * L) {
-            let wr: Float = w.isEmpty ? 0 : w[r]
-            if wr == 0 {
-                (dE + r * D).update(from: G + r * D, count: D)
-            } else {
-                for d in 0..<D {
-                    dE[r * D + d] = G[r * D + d] * (1 - wr)
-                    dM[d] += G[r * D + d] * wr
-                }
+        Parallel.chunks(batch * L, minPerChunk: max(1, Parallel.elementwiseGrain / D)) { lo, hi in
+            for r in lo..<hi {
+                let wr: Float = w.isEmpty ? 0 : w[r]
+                if wr == 0 { (dE + r * D).update(from: G + r * D, count: D); continue }
+                let keep = V16(repeating: 1 - wr)
+                vmap(G + r * D, dE + r * D, D) { $0 * keep }
+            }
+        }
+        // Mask token: Σ over masked tokens, serial in token order (a short pass).
+        if !w.isEmpty {
+            for r in 0..<(batch * L) where w[r] != 0 {
+                let wr = V16(repeating: w[r])
+                vmap2(G + r * D, dM, dM, D) { $1.addingProduct($0, wr) }
             }
         }
         patchEmbed.backward(gradTokens)

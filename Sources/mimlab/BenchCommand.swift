@@ -57,7 +57,11 @@ struct BenchCommand: ParsableCommand {
         let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         var results: [Bench.Result] = []
         for m in mode {
-            results.append(Bench.trainStep(cfg, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps))
+            let bar = ProgressBar("bench \(m)", total: steps + 3, unit: "step")
+            results.append(Bench.trainStep(cfg, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps) {
+                bar.update($0)
+            })
+            bar.finish()
         }
         let (m, n, k) = (batch * cfg.tokens, cfg.mlpHidden, cfg.dim)
         let gemm = Bench.sgemm(m: m, n: n, k: k, repeats: 20)
