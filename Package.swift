@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: kernelSettings),
         .target(name: "Data", dependencies: ["Tensor"], swiftSettings: kernelSettings),
         .target(name: "MIM", dependencies: ["Tensor", "NN", "Data"], swiftSettings: kernelSettings),
-        .target(name: "Train", dependencies: ["Tensor", "NN", "Data", "MIM"], swiftSettings: kernelSettings),
+        .target(name: "Train", dependencies: [
+            "Tensor", "NN", "Data", "MIM", .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: kernelSettings),
         .executableTarget(name: "mimlab", dependencies: [
             "Tensor", "NN", "Data", "MIM", "Train",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,204 @@
+import Foundation
+import MIM
+import NN
+
+/// Everything one run depends on (DESIGN.md, "The run config"). Defaults are the tiny
+/// protocol: 32×32 synthetic images, vit-micro, random masking with 8-px mask patches at
+/// ratio 0.6, linear head, L1 on masked pixels.
+public struct RunConfig: Codable, Equatable, Sendable {
+    public struct DataConfig: Codable, Equatable, Sendable {
+        public var dataset = "synthetic"        // synthetic | cifar10 | cifar100
+        public var path: String? = nil          // CIFAR binary directory
+        public var imageSize = 32
+        public var classes = 10                 // synthetic only
+        public var poolSize = 10_000            // unlabelled pre-train pool
+        public var finetuneSize = 2_000         // the label budget
+        public var testSize = 2_000
+        public var cropScaleMin = 0.67          // official pre-train RandomResizedCrop
+        public var flip = true
+    }
+
+    public struct EncoderConfig: Codable, Equatable, Sendable {
+        public var preset = "vit-micro"
+        public var vit = ViTConfig.micro
+    }
+
+    public struct MaskConfig: Codable, Equatable, Sendable {
+        public var type = "random"
+        public var patch = 8
+        public var ratio = 0.6
+    }
+
+    public struct HeadConfig: Codable, Equatable, Sendable {
+        public var type = "linear"              // linear | mlp2 | transformer
+        public var depth = 2                    // transformer decoder only
+        public var width = 128
+    }
+
+    public struct TargetConfig: Codable, Equatable, Sendable {
+        public var type = "l1"
+        public var predResolution: Int? = nil   // nil: the image size
+        public var lossOn = "masked"            // masked | all
+    }
+
+    public struct PhaseConfig: Codable, Equatable, Sendable {
+        public var epochs: Int
+        public var batch: Int
+        public var baseLR: Double               // scaled by batch / 512, as the official code
+        public var warmupEpochs: Double
+        public var minLR: Double
+        public var weightDecay: Double
+        public var clipGrad: Double             // 0 = off
+        public var layerDecay: Double           // 1 = off
+        public var labelSmoothing: Double
+        public var dropPath: Double
+
+        public var lr: Double { baseLR * Double(batch) / 512 }
+    }
+
+    public var data = DataConfig()
+    public var encoder = EncoderConfig()
+    public var mask = MaskConfig()
+    public var head = HeadConfig()
+    public var target = TargetConfig()
+    public var method = "simmim"
+    public var pretrain = PhaseConfig(epochs: 4, batch: 64, baseLR: 8e-3, warmupEpochs: 0.5, minLR: 1e-5,
+                                      weightDecay: 0.05, clipGrad: 5, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
+    public var finetune = PhaseConfig(epochs: 10, batch: 64, baseLR: 8e-3, warmupEpochs: 1, minLR: 1e-6,
+                                      weightDecay: 0.05, clipGrad: 5, layerDecay: 0.75, labelSmoothing: 0.1, dropPath: 0.1)
+    public var linprobe = PhaseConfig(epochs: 30, batch: 256, baseLR: 0.1, warmupEpochs: 1, minLR: 0,
+                                      weightDecay: 0, clipGrad: 0, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
+    public var seed = 0
+
+    public init() {}
+
+    public static let datasets = ["synthetic", "cifar10", "cifar100"]
+    public static let methods = ["simmim"]
+    public static let heads = ["linear", "mlp2", "transformer"]
+    public static let targets = ["l1", "l2", "smooth-l1", "normalized-pixel", "bins-8", "bins-256", "color-cluster-K"]
+    public static let lossOn = ["masked", "all"]
+
+    /// The keys each section accepts, for "unknown key" messages.
+    public static let validKeys: [String: [String]] = [
+        "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
+        "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip"],
+        "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps"],
+        "mask": ["type", "patch", "ratio"],
+        "head": ["type", "depth", "width"],
+        "target": ["type", "pred_resolution", "loss_on"],
+        "pretrain": phaseKeys, "finetune": phaseKeys, "linprobe": phaseKeys,
+    ]
+    static let phaseKeys = ["epochs", "batch", "base_lr", "warmup_epochs", "min_lr", "weight_decay", "clip_grad",
+                            "layer_decay", "label_smoothing", "drop_path"]
+
+    /// Reads a YAML run config, applies `key.path=value` overrides, fills defaults and
+    /// validates; every error names file:line, the field and the valid values.
+    public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
+        let tree = try ConfigTree(file: path)
+        for o in overrides { try tree.set(o) }
+        return try RunConfig(tree: tree)
+    }
+
+    public static func parse(yaml: String, source: String = "<config>", overrides: [String] = []) throws -> RunConfig {
+        let tree = try ConfigTree(yaml: yaml, source: source)
+        for o in overrides { try tree.set(o) }
+        return try RunConfig(tree: tree)
+    }
+
+    public init(tree: ConfigTree) throws {
+        let r = ConfigReader(tree)
+        data.dataset = try r.string("data.dataset", data.dataset, oneOf: RunConfig.datasets)
+        data.path = tree.has("data.path") ? try r.string("data.path", "") : nil
+        tree.markRead("data.path")
+        data.imageSize = try r.int("data.image_size", data.imageSize, min: 1)
+        data.classes = try r.int("data.classes", data.classes, min: 2, max: 255)
+        data.poolSize = try r.int("data.pool_size", data.poolSize, min: 1)
+        data.finetuneSize = try r.int("data.finetune_size", data.finetuneSize, min: 1)
+        data.testSize = try r.int("data.test_size", data.testSize, min: 1)
+        data.cropScaleMin = try r.double("data.crop_scale_min", data.cropScaleMin, range: 0.05...1)
+        data.flip = try r.bool("data.flip", data.flip)
+        if data.dataset != "synthetic" && data.path == nil {
+            throw ConfigError("\(r.origin("data.dataset")): data.dataset = \(data.dataset) needs data.path (the directory of the CIFAR binary files)")
+        }
+
+        let presets = ViTConfig.presets.keys.sorted()
+        encoder.preset = try r.string("encoder.preset", encoder.preset, oneOf: presets)
+        var vit = ViTConfig.presets[encoder.preset]!
+        vit.imageSize = data.imageSize
+        vit.patchSize = try r.int("encoder.patch", vit.patchSize, min: 1)
+        vit.dim = try r.int("encoder.dim", vit.dim, min: 1)
+        vit.depth = try r.int("encoder.depth", vit.depth, min: 1)
+        vit.heads = try r.int("encoder.heads", vit.heads, min: 1)
+        vit.mlpRatio = try r.double("encoder.mlp_ratio", vit.mlpRatio, open: (0, 64), rule: "must be positive")
+        vit.lnEps = Float(try r.double("encoder.ln_eps", Double(vit.lnEps), open: (0, 1), rule: "must be in (0, 1)"))
+        do { try vit.validate() } catch { throw ConfigError("\(r.origin("encoder")): \(error)") }
+        encoder.vit = vit
+
+        mask.type = try r.string("mask.type", mask.type, oneOf: MaskType.allCases.map(\.rawValue))
+        mask.patch = try r.int("mask.patch", mask.patch, min: 1)
+        mask.ratio = try r.double("mask.ratio", mask.ratio, open: (0, 1), rule: "must be in (0, 1)")
+        do { try maskSpec.validate() } catch let e as MaskSpecError {
+            let where_ = e.field.rawValue.hasPrefix("mask") ? r.origin(e.field.rawValue) : r.origin("mask")
+            throw ConfigError("\(where_): \(e)")
+        }
+
+        head.type = try r.string("head.type", head.type, oneOf: RunConfig.heads)
+        head.depth = try r.int("head.depth", head.depth, min: 1)
+        head.width = try r.int("head.width", head.width, min: 1)
+
+        target.type = try r.string("target.type", target.type)
+        if !RunConfig.isValidTarget(target.type) {
+            throw ConfigError("\(r.origin("target.type")): target.type = \(target.type): valid values are \(RunConfig.targets.joined(separator: ", ")) (K ≥ 2)")
+        }
+        target.predResolution = try r.optionalInt("target.pred_resolution", min: 1)
+        if let pr = target.predResolution {
+            let g = vit.grid
+            let valid = stride(from: g, through: data.imageSize, by: g).filter { data.imageSize % $0 == 0 && $0 % g == 0 }
+            if !valid.contains(pr) {
+                throw ConfigError("\(r.origin("target.pred_resolution")): target.pred_resolution = \(pr): must divide data.image_size = \(data.imageSize) and be a multiple of the token grid \(g); valid: \(valid.map(String.init).joined(separator: ", "))")
+            }
+        }
+        target.lossOn = try r.string("target.loss_on", target.lossOn, oneOf: RunConfig.lossOn)
+        method = try r.string("method", method, oneOf: RunConfig.methods)
+
+        pretrain = try RunConfig.phase(r, "pretrain", pretrain)
+        finetune = try RunConfig.phase(r, "finetune", finetune)
+        linprobe = try RunConfig.phase(r, "linprobe", linprobe)
+        seed = try r.int("seed", seed, min: 0)
+        try tree.checkAllRead(validKeys: RunConfig.validKeys)
+    }
+
+    static func phase(_ r: ConfigReader, _ name: String, _ d: PhaseConfig) throws -> PhaseConfig {
+        var p = d
+        p.epochs = try r.int("\(name).epochs", d.epochs, min: 0)
+        p.batch = try r.int("\(name).batch", d.batch, min: 1)
+        p.baseLR = try r.double("\(name).base_lr", d.baseLR, open: (0, 1e3), rule: "must be positive")
+        p.warmupEpochs = try r.double("\(name).warmup_epochs", d.warmupEpochs, range: 0...1e6)
+        p.minLR = try r.double("\(name).min_lr", d.minLR, range: 0...1e3)
+        p.weightDecay = try r.double("\(name).weight_decay", d.weightDecay, range: 0...10)
+        p.clipGrad = try r.double("\(name).clip_grad", d.clipGrad, range: 0...1e6)
+        p.layerDecay = try r.double("\(name).layer_decay", d.layerDecay, range: 0.01...1)
+        p.labelSmoothing = try r.double("\(name).label_smoothing", d.labelSmoothing, range: 0...0.99)
+        p.dropPath = try r.double("\(name).drop_path", d.dropPath, range: 0...0.99)
+        return p
+    }
+
+    static func isValidTarget(_ t: String) -> Bool {
+        if RunConfig.targets.dropLast().contains(t) { return true }
+        if t.hasPrefix("color-cluster-"), let k = Int(t.dropFirst("color-cluster-".count)), k >= 2 { return true }
+        return false
+    }
+
+    public var maskSpec: MaskSpec {
+        MaskSpec(type: MaskType(rawValue: mask.type) ?? .random, imageSize: data.imageSize,
+                 modelPatchSize: encoder.vit.patchSize, maskedPatchSize: mask.patch, maskRatio: mask.ratio)
+    }
+
+    /// Canonical JSON: every field filled, keys sorted, so equal configs give equal bytes.
+    public func canonicalJSON() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try! enc.encode(self), as: UTF8.self)
+    }
+}
