@@ -66,7 +66,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
                                       weightDecay: 0.05, clipGrad: 5, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
     public var finetune = PhaseConfig(epochs: 10, batch: 64, baseLR: 8e-3, warmupEpochs: 1, minLR: 1e-6,
                                       weightDecay: 0.05, clipGrad: 5, layerDecay: 0.75, labelSmoothing: 0.1, dropPath: 0.1)
-    public var linprobe = PhaseConfig(epochs: 30, batch: 256, baseLR: 0.1, warmupEpochs: 1, minLR: 0,
+    public var linprobe = PhaseConfig(epochs: 30, batch: 256, baseLR: 0.02, warmupEpochs: 1, minLR: 0,
                                       weightDecay: 0, clipGrad: 0, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
     public var seed = 0
 

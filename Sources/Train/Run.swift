@@ -1,0 +1,111 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+
+/// The data one run needs, in the loops' terms.
+public struct RunData {
+    public var pretrain: BatchSource           // unlabelled pool, augmented
+    public var finetune: BatchSource           // the labelled budget, augmented
+    public var probeTrain: EvaluationSource    // the labelled budget, plain
+    public var test: EvaluationSource          // held-out split
+    public var classes: Int
+
+    public init(pretrain: BatchSource, finetune: BatchSource, probeTrain: EvaluationSource,
+                test: EvaluationSource, classes: Int) {
+        self.pretrain = pretrain; self.finetune = finetune; self.probeTrain = probeTrain
+        self.test = test; self.classes = classes
+    }
+}
+
+/// Final numbers of one run, under the names the results database uses.
+public struct RunResult: Codable, Sendable {
+    public var values: [String: Double] = [:]
+    public init() {}
+    public subscript(_ key: String) -> Double? {
+        get { values[key] }
+        set { values[key] = newValue }
+    }
+}
+
+/// One run: AvgDist of the mask distribution, SimMIM pre-training (skipped with
+/// `pretrain.epochs: 0`, the random-initialisation baseline), a linear probe of the frozen
+/// pre-trained encoder, then fine-tuning; checkpoint and results JSON in `outputDir`.
+public struct Run {
+    public let config: RunConfig
+    public let outputDir: String?
+
+    public init(config: RunConfig, outputDir: String?) {
+        self.config = config
+        self.outputDir = outputDir
+    }
+
+    public static let avgDistSamples = 200
+
+    public func execute(_ data: RunData, observer: TrainObserver = SilentObserver()) throws -> RunResult {
+        var result = RunResult()
+        let seed = UInt64(config.seed)
+        let root = PRNG(seed: seed)
+        let vit = config.encoder.vit
+
+        var avgRNG = root.fork("avgdist")
+        let stats = try AvgDist.estimate(config.maskSpec, samples: Run.avgDistSamples, rng: &avgRNG)
+        result["avgdist"] = stats.mean
+        result["avgdist_rel"] = stats.meanRel
+
+        // Pre-train (or not): the encoder every later phase starts from.
+        let model = SimMIM(vit)
+        var initRNG = root.fork("init")
+        model.encoder.initialize(&initRNG)
+        initRNG.fillTruncatedNormal(model.decoder.weight.value, std: 0.02)
+        if config.pretrain.epochs > 0 {
+            let r = try Pretrainer(phase: config.pretrain, maskSpec: config.maskSpec, seed: seed)
+                .run(model, data: data.pretrain, observer: observer)
+            result["pretrain.loss"] = r.finalLoss
+            result["pretrain.steps"] = Double(r.steps)
+            result["pretrain.seconds"] = r.seconds
+            result["pretrain.gflop"] = r.gflop
+            if let dir = outputDir {
+                var meta = ["format": "mimlab-checkpoint-v1", "config": config.canonicalJSON(), "phase": "pretrain"]
+                meta["steps"] = String(r.steps)
+                try SafetensorsFile(tensors: model.stateDict, metadata: meta)
+                    .write(to: (dir as NSString).appendingPathComponent("pretrain.safetensors"))
+            }
+        }
+
+        if config.linprobe.epochs > 0 {
+            let r = LinearProbe(phase: config.linprobe, seed: seed)
+                .run(model.encoder, train: data.probeTrain, test: data.test, classes: data.classes, observer: observer)
+            result["linprobe.top1"] = r.top1
+            result["linprobe.train_top1"] = r.trainTop1
+            result["linprobe.seconds"] = r.seconds
+            result["linprobe.gflop"] = r.gflop
+        }
+
+        if config.finetune.epochs > 0 {
+            let ft = FineTuneModel(vit, classes: data.classes)
+            try ft.load(model.encoder.stateDict, strict: false)
+            var headRNG = root.fork("cls_head")
+            headRNG.fillTruncatedNormal(ft.head.fc.weight.value, std: 0.02)
+            let r = try FineTuner(phase: config.finetune, seed: seed)
+                .run(ft, train: data.finetune, test: data.test, observer: observer)
+            result["finetune.top1"] = r.top1
+            result["finetune.loss"] = r.finalLoss
+            result["finetune.seconds"] = r.seconds
+            result["finetune.gflop"] = r.gflop
+        }
+
+        if let dir = outputDir {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let doc = ResultsDocument(config: config, results: result.values)
+            try AtomicFile.write(try enc.encode(doc), to: (dir as NSString).appendingPathComponent("results.json"))
+        }
+        return result
+    }
+}
+
+struct ResultsDocument: Codable {
+    var config: RunConfig
+    var results: [String: Double]
+}
