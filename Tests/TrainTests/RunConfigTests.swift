@@ -1,0 +1,78 @@
+import Foundation
+import Train
+import XCTest
+
+final class RunConfigTests: XCTestCase {
+    func load(_ yaml: String, _ overrides: [String] = []) throws -> RunConfig {
+        try RunConfig.parse(yaml: yaml, source: "spec.yaml", overrides: overrides)
+    }
+
+    func assertError(_ yaml: String, _ overrides: [String] = [], contains parts: [String],
+                     file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try load(yaml, overrides), file: file, line: line) { e in
+            let s = "\(e)"
+            XCTAssertFalse(s.contains("\n"), "not one line: \(s)", file: file, line: line)
+            for p in parts { XCTAssert(s.contains(p), "'\(p)' not in: \(s)", file: file, line: line) }
+        }
+    }
+
+    func testEmptyConfigIsTheDefault() throws {
+        let c = try load("")
+        XCTAssertEqual(c, RunConfig())
+        XCTAssertEqual(c.mask.type, "random")
+        XCTAssertEqual(c.mask.patch, 8)
+        XCTAssertEqual(c.mask.ratio, 0.6)
+        XCTAssertEqual(c.encoder.vit, .micro)
+    }
+
+    func testCommittedConfigsParse() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("experiments")
+        let d = try RunConfig.load(path: dir.appendingPathComponent("tiny-default.yaml").path)
+        XCTAssertEqual(d, RunConfig())     // the file spells out the defaults
+        let s = try RunConfig.load(path: dir.appendingPathComponent("smoke.yaml").path)
+        XCTAssertEqual(s.encoder.preset, "vit-nano")
+    }
+
+    func testOverrides() throws {
+        let c = try load("mask: {ratio: 0.5}", ["mask.ratio=0.75", "pretrain.epochs=0", "head.type=mlp2"])
+        XCTAssertEqual(c.mask.ratio, 0.75)
+        XCTAssertEqual(c.pretrain.epochs, 0)
+        XCTAssertEqual(c.head.type, "mlp2")
+        assertError("", ["mask.ratio"], contains: ["--set mask.ratio", "key.path=value"])
+    }
+
+    func testBadValuesNameFieldLineAndValidValues() {
+        assertError("mask:\n  ratio: 1.5\n", contains: ["spec.yaml:2", "mask.ratio = 1.5", "(0, 1)"])
+        assertError("mask:\n  ratio: 0\n", contains: ["mask.ratio = 0"])
+        assertError("mask:\n  patch: 12\n", contains: ["spec.yaml:2", "mask.patch = 12", "valid: 4, 8, 16, 32"])
+        assertError("mask:\n  type: checker\n", contains: ["mask.type = checker", "random, square, block-wise"])
+        assertError("head:\n  type: huge\n", contains: ["head.type = huge", "linear, mlp2, transformer"])
+        assertError("target:\n  type: bins-7\n", contains: ["target.type = bins-7", "bins-8, bins-256", "color-cluster-K"])
+        assertError("target:\n  pred_resolution: 12\n", contains: ["target.pred_resolution = 12", "valid: 8, 16, 32"])
+        assertError("data:\n  dataset: imagenet\n", contains: ["data.dataset = imagenet", "synthetic, cifar10, cifar100"])
+        assertError("data:\n  dataset: cifar10\n", contains: ["needs data.path"])
+        assertError("encoder:\n  preset: vit-huge\n", contains: ["encoder.preset = vit-huge", "vit-micro"])
+        assertError("encoder:\n  heads: 5\n", contains: ["encoder.dim = 128", "encoder.heads = 5"])
+        assertError("pretrain:\n  epochs: two\n", contains: ["pretrain.epochs = two", "whole number"])
+        assertError("method: mae\n", contains: ["method = mae", "valid values are simmim"])
+    }
+
+    func testUnknownKeysAndMalformedYAML() {
+        assertError("mask:\n  ratoi: 0.5\n", contains: ["spec.yaml:2", "unknown key 'mask.ratoi'", "type, patch, ratio"])
+        assertError("mask_ratio: 0.5\n", contains: ["unknown key 'mask_ratio'", "valid keys in the top level"])
+        assertError("mask: [1, 2\n", contains: ["spec.yaml", "not valid YAML"])
+        assertError("- a\n- b\n", contains: ["top level must be a mapping"])
+        assertError("mask:\n  ratio: 0.5\n  ratio: 0.6\n", contains: ["spec.yaml", "duplicated key", "'ratio'"])
+        XCTAssertThrowsError(try RunConfig.load(path: "/nonexistent/run.yaml")) { e in
+            XCTAssert("\(e)".contains("/nonexistent/run.yaml: cannot read file"), "\(e)")
+        }
+    }
+
+    func testCanonicalJSONIsStable() throws {
+        let a = try load("mask: {ratio: 0.6, patch: 8}\nseed: 3")
+        let b = try load("seed: 3\nmask: {patch: 8}")
+        XCTAssertEqual(a.canonicalJSON(), b.canonicalJSON())
+        XCTAssertNotEqual(a.canonicalJSON(), try load("seed: 4").canonicalJSON())
+    }
+}
