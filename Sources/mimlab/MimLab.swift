@@ -15,6 +15,7 @@ struct MimLab: ParsableCommand {
             AvgDistCommand.self,
             BenchCommand.self,
             CompareCommand.self,
+            RunCommand.self,
             StepCommand.self,
         ]
     )
