@@ -21,7 +21,7 @@ public struct SyntheticSpec: Sendable, Equatable {
     }
 
     /// Bumped whenever the drawing changes, so caches regenerate.
-    public static let generatorVersion = 1
+    public static let generatorVersion = 2
     public static let shapeNames = ["disc", "ring", "square-outline", "cross", "triangle", "parallel-bars",
                                     "L", "T", "three-dots-row", "four-dots-square", "X", "crescent"]
 }
@@ -123,18 +123,18 @@ public enum Synthetic {
         // figure is visible at all.
         while abs(fg.0 - bg.0) + abs(fg.1 - bg.1) + abs(fg.2 - bg.2) < 0.45 { fg = randomColor(&rng) }
         let texture = rng.int(3)
-        let tAmp = rng.uniform(0.05, 0.2), tFreq = rng.uniform(0.3, 1.2), tAngle = rng.uniform(0, 2 * .pi)
+        let tAmp = rng.uniform(0.03, 0.12), tFreq = rng.uniform(0.3, 1.2), tAngle = rng.uniform(0, 2 * .pi)
         let tc = cos(tAngle), ts = sin(tAngle)
         let scale = Float(S) / 32
-        let r = rng.uniform(6.5, 11) * scale, w = rng.uniform(1.3, 2.2) * scale
-        let cx = Float(S) / 2 + rng.uniform(-4, 4) * scale, cy = Float(S) / 2 + rng.uniform(-4, 4) * scale
+        let r = rng.uniform(8, 12) * scale, w = rng.uniform(1.8, 2.6) * scale
+        let cx = Float(S) / 2 + rng.uniform(-3, 3) * scale, cy = Float(S) / 2 + rng.uniform(-3, 3) * scale
         let angle = rng.uniform(0, 2 * .pi), ca = cos(angle), sa = sin(angle)
         // Distractors: short strokes in their own colours, mostly away from the centre.
-        let nClutter = rng.int(in: 1...3)
+        let nClutter = rng.int(in: 0...2)
         var clutter: [(Float, Float, Float, Float, Float, (Float, Float, Float))] = []
         for _ in 0..<nClutter {
             clutter.append((rng.uniform(0, Float(S)), rng.uniform(0, Float(S)), rng.uniform(0, .pi),
-                            rng.uniform(1.5, 4) * scale, rng.uniform(0.5, 1.1) * scale, randomColor(&rng)))
+                            rng.uniform(1.5, 3) * scale, rng.uniform(0.4, 0.7) * scale, randomColor(&rng)))
         }
         let hw = S * S
         for y in 0..<S {
