@@ -26,9 +26,7 @@ public struct FineTuner {
                     observer: TrainObserver = SilentObserver()) throws -> Result {
         let perEpoch = train.batchesPerEpoch
         let total = phase.epochs * perEpoch
-        let sched = WarmupCosine(base: phase.lr, minimum: phase.minLR,
-                                 warmupSteps: Int((phase.warmupEpochs * Double(perEpoch)).rounded()),
-                                 totalSteps: total)
+        let sched = phase.schedule(stepsPerEpoch: perEpoch)
         model.labelSmoothing = Float(phase.labelSmoothing)
         model.encoder.setDropPath(Float(phase.dropPath))
         let params = model.parameters.filter { $0.name != "encoder.mask_token" }

@@ -66,9 +66,7 @@ public struct LinearProbe {
         let opt = AdamW(head.parameters, weightDecay: Float(phase.weightDecay))
         let B = min(phase.batch, N)
         let perEpoch = N / B
-        let sched = WarmupCosine(base: phase.lr, minimum: phase.minLR,
-                                 warmupSteps: Int((phase.warmupEpochs * Double(perEpoch)).rounded()),
-                                 totalSteps: phase.epochs * perEpoch)
+        let sched = phase.schedule(stepsPerEpoch: perEpoch)
         let xb = Tensor(shape: [B, D]), grad = Tensor(shape: [0])
         observer.phaseStarted("linprobe", totalSteps: phase.epochs * perEpoch)
         var step = 0

@@ -24,16 +24,10 @@ public struct Pretrainer {
         public var gflop: Double
     }
 
-    public func schedule(stepsPerEpoch: Int) -> WarmupCosine {
-        WarmupCosine(base: phase.lr, minimum: phase.minLR,
-                     warmupSteps: Int((phase.warmupEpochs * Double(stepsPerEpoch)).rounded()),
-                     totalSteps: phase.epochs * stepsPerEpoch)
-    }
-
     public func run(_ model: SimMIM, data: BatchSource, observer: TrainObserver = SilentObserver()) throws -> Result {
         let perEpoch = data.batchesPerEpoch
         let total = phase.epochs * perEpoch
-        let sched = schedule(stepsPerEpoch: perEpoch)
+        let sched = phase.schedule(stepsPerEpoch: perEpoch)
         let opt = AdamW(model.parameters, weightDecay: Float(phase.weightDecay))
         var generator = try MaskGenerator(maskSpec)
         var maskRNG = PRNG(seed: seed).fork("mask")

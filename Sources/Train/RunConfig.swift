@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import MIM
 import NN
@@ -54,6 +55,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var dropPath: Double
 
         public var lr: Double { baseLR * Double(batch) / 512 }
+
+        /// Per-step warm-up + cosine for a phase of `epochs × stepsPerEpoch` steps.
+        public func schedule(stepsPerEpoch: Int) -> WarmupCosine {
+            WarmupCosine(base: lr, minimum: minLR, warmupSteps: Int((warmupEpochs * Double(stepsPerEpoch)).rounded()),
+                         totalSteps: epochs * stepsPerEpoch)
+        }
     }
 
     public var data = DataConfig()
@@ -117,6 +124,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         data.testSize = try r.int("data.test_size", data.testSize, min: 1)
         data.cropScaleMin = try r.double("data.crop_scale_min", data.cropScaleMin, range: 0.05...1)
         data.flip = try r.bool("data.flip", data.flip)
+        if data.dataset == "synthetic" && !(SyntheticSpec.minClasses...SyntheticSpec.maxClasses).contains(data.classes) {
+            throw ConfigError("\(r.origin("data.classes")): data.classes = \(data.classes): the synthetic dataset has \(SyntheticSpec.minClasses) to \(SyntheticSpec.maxClasses) classes")
+        }
         if data.dataset != "synthetic" && data.path == nil {
             throw ConfigError("\(r.origin("data.dataset")): data.dataset = \(data.dataset) needs data.path (the directory of the CIFAR binary files)")
         }

@@ -55,6 +55,7 @@ final class RunConfigTests: XCTestCase {
         assertError("encoder:\n  preset: vit-huge\n", contains: ["encoder.preset = vit-huge", "vit-micro"])
         assertError("encoder:\n  heads: 5\n", contains: ["encoder.dim = 128", "encoder.heads = 5"])
         assertError("pretrain:\n  epochs: two\n", contains: ["pretrain.epochs = two", "whole number"])
+        assertError("data:\n  classes: 9\n", contains: ["spec.yaml:2", "data.classes = 9", "10 to 12"])
         assertError("method: mae\n", contains: ["method = mae", "valid values are simmim"])
     }
 
