@@ -2,33 +2,60 @@ import Foundation
 import NN
 import Tensor
 
-/// SimMIM with its default head and loss: the encoder sees every token (masked ones
-/// replaced by the mask token), a 1×1 linear "decoder" maps each token to its p·p·C
-/// pixels in PixelShuffle order (k = c·p² + dy·p + dx), and the loss is the L1 distance on
-/// masked pixels, normalised as the official code: Σ|x − x̂|·M / (Σ M + 1e-5) / C, with M
-/// counted once per pixel, not per channel.
+/// SimMIM: the encoder sees every token (masked ones replaced by the mask token), a
+/// prediction head maps each token to its target, and the loss compares them (see
+/// `SimMIMConfig` for the axes, `ReconstructionLoss` for the formulas).
+///
+/// The default — `SimMIM(vit)` — is the official model: a 1×1 linear "decoder" maps each
+/// token to its p·p·C pixels in PixelShuffle order (k = c·p² + dy·p + dx), and the loss is
+/// the L1 distance on masked pixels, normalised as the official code: Σ|x − x̂|·M / (Σ M +
+/// 1e-5) / C, with M counted once per pixel, not per channel.
 public final class SimMIM: Module {
     public let encoder: ViTEncoder
-    public let decoder: Linear
+    public let head: PredictionHead
+    public let loss: ReconstructionLoss
     public let config: ViTConfig
+    public let simmimConfig: SimMIMConfig
 
-    /// d loss / d prediction, `[B·L, p²C]`.
+    /// d loss / d prediction, `[B·L, outputsPerToken]`.
     private let gradPred = Tensor(shape: [0])
     private var batch = 0
     private var mask: [Float] = []
 
-    public init(_ config: ViTConfig) {
-        self.config = config
-        encoder = ViTEncoder(config)
-        let p = config.patchSize, C = config.channels, D = config.dim
-        decoder = Linear("decoder", in: D, out: p * p * C, weightShape: [p * p * C, D, 1, 1],
-                         layerID: config.depth + 1)
+    /// The official SimMIM (linear head, L1 on masked pixels, full resolution).
+    public convenience init(_ config: ViTConfig) {
+        // The official config validates for every encoder geometry.
+        try! self.init(config, .official)
     }
 
-    public var parameters: [Parameter] { encoder.parameters + decoder.parameters }
+    /// `pixels`: the data's per-channel normalisation, needed by the classification targets
+    /// (bins, colour clusters), which are defined on raw [0, 1] colours. `palette`: the
+    /// fitted palette of `color-cluster-K`. Throws a `ConfigFieldError` for a config that
+    /// does not fit the encoder or lacks what its target needs.
+    public init(_ config: ViTConfig, _ simmim: SimMIMConfig, pixels: PixelNormalization? = nil,
+                palette: ColorPalette? = nil) throws {
+        self.config = config
+        self.simmimConfig = simmim
+        loss = try ReconstructionLoss(simmim, encoder: config, pixels: pixels, palette: palette)
+        encoder = ViTEncoder(config)
+        head = makePredictionHead(simmim, encoder: config)
+    }
 
-    /// The prediction per token, `[B·L, p²C]`, valid after `forward`.
-    public var prediction: Tensor { decoder.output }
+    public var parameters: [Parameter] { encoder.parameters + head.parameters }
+
+    /// The head's final projection: for the default linear head, the whole head
+    /// (`decoder.weight` `[p²C, D, 1, 1]`, `decoder.bias`).
+    public var decoder: Linear { head.outputLayer }
+
+    /// The prediction per token, `[B·L, outputsPerToken]`, valid after `forward`.
+    public var prediction: Tensor { head.output }
+
+    /// The official initialisation of the encoder, then the head's (for the linear head this
+    /// draws exactly what `encoder.initialize` + a truncated normal on `decoder.weight` draw).
+    public func initialize(_ rng: inout PRNG) {
+        encoder.initialize(&rng)
+        head.initialize(&rng)
+    }
 
     /// Loss of one batch; `mask` is on the token grid (`B·L`, 1 = masked).
     public func forward(_ images: Tensor, mask: [Float], batch: Int) -> Double {
@@ -36,15 +63,13 @@ public final class SimMIM: Module {
         self.mask = mask
         var noRNG: PRNG? = nil
         let z = encoder.forward(images, batch: batch, mask: mask, rng: &noRNG)
-        let pred = decoder.forward(z)
-        return SimMIM.maskedL1(pred: pred, target: encoder.patchEmbed.patches, mask: mask,
-                               pixelsPerToken: config.patchSize * config.patchSize,
-                               channels: config.channels, grad: gradPred)
+        let pred = head.forward(z, batch: batch)
+        return loss.forward(pred: pred, patches: encoder.patchEmbed.patches, mask: mask, grad: gradPred)
     }
 
     /// Accumulates every parameter gradient of the last `forward`.
     public func backward() {
-        encoder.backward(decoder.backward(gradPred))
+        encoder.backward(head.backward(gradPred))
     }
 
     public func forwardBackward(_ images: Tensor, mask: [Float], batch: Int) -> Double {
@@ -53,12 +78,35 @@ public final class SimMIM: Module {
         return loss
     }
 
-    /// The reconstruction as images `[B, C, H, W]` (the official model's `x_rec`).
+    /// The reconstruction as images `[B, C, r, r]` at the prediction resolution r (the
+    /// official model's `x_rec` by default), in the normalised pixel space of the input.
+    /// Classification targets show the argmax class: its bin centre or palette colour.
+    /// normalized-pixel predictions are per-patch standardised and are returned as such.
     public func reconstruction() -> Tensor {
-        let c = config
-        let out = Tensor(shape: [batch, c.channels, c.imageSize, c.imageSize])
-        PatchEmbed.col2im(prediction.data, batch: batch, channels: c.channels, imageSize: c.imageSize,
-                          patchSize: c.patchSize, into: out.data)
+        let c = config, C = c.channels, s = loss.side, s2 = s * s, r = c.grid * s, rows = batch * c.tokens
+        let out = Tensor(shape: [batch, C, r, r])
+        let pixelRows: Tensor
+        switch simmimConfig.target {
+        case .l1, .l2, .smoothL1, .normalizedPixel:
+            pixelRows = prediction
+        case .bins(let k):
+            let bins = ChannelBins(k), norm = loss.pixels!, P = prediction.data
+            pixelRows = Tensor(shape: [rows, C * s2])
+            for e in 0..<(rows * C * s2) {
+                let z = P + e * k
+                let best = (0..<k).max { z[$0] < z[$1] }!
+                pixelRows[e] = norm.normalized(bins.center(best), channel: (e % (C * s2)) / s2)
+            }
+        case .colorCluster(let k):
+            let palette = loss.palette!, norm = loss.pixels!, P = prediction.data
+            pixelRows = Tensor(shape: [rows, C * s2])
+            for row in 0..<rows { for q in 0..<s2 {
+                let z = P + (row * s2 + q) * k
+                let colour = palette.color((0..<k).max { z[$0] < z[$1] }!)
+                for ch in 0..<C { pixelRows[row * C * s2 + ch * s2 + q] = norm.normalized(colour[ch], channel: ch) }
+            } }
+        }
+        PatchEmbed.col2im(pixelRows.data, batch: batch, channels: C, imageSize: r, patchSize: s, into: out.data)
         return out
     }
 
