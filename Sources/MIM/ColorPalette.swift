@@ -1,3 +1,4 @@
+import Data
 import Tensor
 
 /// SimMIM Table 4's "colour clustering" target: a palette of K colours fitted by k-means on
@@ -119,5 +120,21 @@ public struct ColorPalette: Codable, Equatable, Sendable {
             }
         }
         return ColorPalette(colors: centres, channels: C)
+    }
+
+    /// The palette of a pre-training pool: k-means on `samples` pixels drawn uniformly (with
+    /// replacement) from the dataset's images, as raw [0, 1] colours — before any crop or
+    /// normalisation, so every run of a sweep with the same seed shares it.
+    public static func fit(dataset: any Dataset, k: Int, seed: UInt64, samples: Int = 50_000,
+                           maxIterations: Int = 50) -> ColorPalette {
+        precondition(dataset.count > 0 && samples > 0, "ColorPalette.fit: empty dataset or sample")
+        var rng = PRNG(seed: seed).fork("palette-pixels")
+        let C = dataset.channels, hw = dataset.imageSize * dataset.imageSize
+        var pixels = [Float](repeating: 0, count: samples * C)
+        for i in 0..<samples {
+            let image = rng.int(dataset.count), at = rng.int(hw)
+            dataset.withPixels(image) { p in for c in 0..<C { pixels[i * C + c] = Float(p[c * hw + at]) / 255 } }
+        }
+        return fit(pixels: pixels, channels: C, k: k, seed: seed, sampleSize: samples, maxIterations: maxIterations)
     }
 }

@@ -72,6 +72,8 @@ public enum PredictionTarget: Equatable, Hashable, Sendable, CustomStringConvert
             if s.hasPrefix("bins-"), let k = Int(s.dropFirst(5)) { self = .bins(k) }
             else if s.hasPrefix("color-cluster-"), let k = Int(s.dropFirst(14)) { self = .colorCluster(k) }
             else { throw bad }
+            // One spelling per target: "bins-08" or "color-cluster-+5" are not accepted.
+            if description != s { throw bad }
             do { try validate() } catch { throw bad }
         }
     }

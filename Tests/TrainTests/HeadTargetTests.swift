@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import MIM
 import NN
@@ -137,7 +138,7 @@ final class HeadTargetTests: XCTestCase {
         }
     }
 
-    func testKMeansIsDeterministicAndRecoversSeparatedClusters() {
+    func testKMeansIsDeterministicAndRecoversSeparatedClusters() throws {
         let truth: [[Float]] = [[0.1, 0.1, 0.1], [0.9, 0.1, 0.2], [0.2, 0.8, 0.3], [0.5, 0.5, 0.95], [0.9, 0.9, 0.6]]
         var rng = PRNG(seed: 4)
         var pixels: [Float] = []
@@ -160,6 +161,16 @@ final class HeadTargetTests: XCTestCase {
             }
             XCTAssertEqual(used.count, 5, "each true cluster has its own palette colour")
         }
+        // From a pool of images: two flat-colour images, one of them twice as often.
+        var bytes: [UInt8] = []
+        for (label, rgb) in [(0, [200, 10, 10]), (1, [10, 10, 240]), (0, [200, 10, 10])] as [(UInt8, [UInt8])] {
+            bytes.append(label)
+            for c in rgb { bytes += [UInt8](repeating: c, count: 16) }
+        }
+        let pool = try ImageDataset(bytes: bytes, imageSize: 4, numClasses: 2, name: "pool")
+        let fromPool = ColorPalette.fit(dataset: pool, k: 2, seed: 1, samples: 300)
+        XCTAssertEqual(fromPool, ColorPalette.fit(dataset: pool, k: 2, seed: 1, samples: 300))
+        XCTAssertEqual(Set(fromPool.colors.map { ($0 * 255).rounded() }), [200, 10, 240])
         // Fewer distinct colours than k: no crash, repeated colours.
         let few = ColorPalette.fit(pixels: [0, 0, 0, 1, 1, 1, 0, 0, 0], k: 3, seed: 1)
         XCTAssertEqual(few.count, 3)
@@ -332,7 +343,7 @@ final class HeadTargetTests: XCTestCase {
             do { try body(); return nil } catch let e as ConfigFieldError { return e } catch { return nil }
         }
         let targetList = "valid values are l1, l2, smooth-l1, normalized-pixel, bins-8, bins-256, color-cluster-K (K ≥ 2)"
-        for bad in ["bins-7", "color-cluster-1", "color-cluster-x", "l3", ""] {
+        for bad in ["bins-7", "bins-08", "color-cluster-1", "color-cluster-x", "color-cluster-+5", "L1", ""] {
             let e = error { _ = try PredictionTarget(parsing: bad) }
             XCTAssertEqual(e?.field, "target")
             XCTAssertEqual(e?.description, "target = \(bad): \(targetList)")
