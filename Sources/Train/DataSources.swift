@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import MIM
 import Tensor
 
 extension BatchLoader: BatchSource {
@@ -67,6 +68,8 @@ public enum RunDataFactory {
             finetune: BatchLoader(labelled, batchSize: c.finetune.batch, augmentation: finetuneAug, seed: seed &+ 2),
             probeTrain: PlainSource(labelled, mean: mean, std: std),
             test: PlainSource(test, mean: mean, std: std),
-            classes: labelled.numClasses)
+            classes: labelled.numClasses,
+            pixels: PixelNormalization(mean: mean, std: std),
+            pool: pool)
     }
 }

@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import MIM
 import NN
@@ -10,11 +11,15 @@ public struct RunData {
     public var probeTrain: EvaluationSource    // the labelled budget, plain
     public var test: EvaluationSource          // held-out split
     public var classes: Int
+    /// How images were normalised (bins and colour-cluster targets work on raw colours).
+    public var pixels: PixelNormalization
+    /// The unlabelled pool, for fitting a colour palette (`color-cluster-K`).
+    public var pool: (any Dataset)?
 
     public init(pretrain: BatchSource, finetune: BatchSource, probeTrain: EvaluationSource,
-                test: EvaluationSource, classes: Int) {
+                test: EvaluationSource, classes: Int, pixels: PixelNormalization, pool: (any Dataset)? = nil) {
         self.pretrain = pretrain; self.finetune = finetune; self.probeTrain = probeTrain
-        self.test = test; self.classes = classes
+        self.test = test; self.classes = classes; self.pixels = pixels; self.pool = pool
     }
 }
 
@@ -54,10 +59,16 @@ public struct Run {
         result["avgdist_rel"] = stats.meanRel
 
         // Pre-train (or not): the encoder every later phase starts from.
-        let model = SimMIM(vit)
+        let simmim = try config.simmimConfig()
+        var palette: ColorPalette? = nil
+        if case .colorCluster(let k) = simmim.target {
+            guard let pool = data.pool else { throw ConfigError("target.type = \(simmim.target) needs the pre-train pool to fit its palette") }
+            // Seeded by the data, not the run: every run of a sweep shares one palette.
+            palette = ColorPalette.fit(dataset: pool, k: k, seed: 0)
+        }
+        let model = try SimMIM(vit, simmim, pixels: data.pixels, palette: palette)
         var initRNG = root.fork("init")
-        model.encoder.initialize(&initRNG)
-        initRNG.fillTruncatedNormal(model.decoder.weight.value, std: 0.02)
+        model.initialize(&initRNG)
         if config.pretrain.epochs > 0 {
             let r = try Pretrainer(phase: config.pretrain, maskSpec: config.maskSpec, seed: seed)
                 .run(model, data: data.pretrain, observer: observer)

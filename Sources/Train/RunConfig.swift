@@ -34,6 +34,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var type = "linear"              // linear | mlp2 | transformer
         public var depth = 2                    // transformer decoder only
         public var width = 128
+        public var heads = 4
     }
 
     public struct TargetConfig: Codable, Equatable, Sendable {
@@ -81,9 +82,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     public static let datasets = ["synthetic", "cifar10", "cifar100"]
     public static let methods = ["simmim"]
-    public static let heads = ["linear", "mlp2", "transformer"]
-    public static let targets = ["l1", "l2", "smooth-l1", "normalized-pixel", "bins-8", "bins-256", "color-cluster-K"]
-    public static let lossOn = ["masked", "all"]
+    public static let heads = HeadKind.allCases.map(\.rawValue)
+    public static let lossOn = LossRegion.allCases.map(\.rawValue)
 
     /// The keys each section accepts, for "unknown key" messages.
     public static let validKeys: [String: [String]] = [
@@ -91,7 +91,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip"],
         "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps"],
         "mask": ["type", "patch", "ratio"],
-        "head": ["type", "depth", "width"],
+        "head": ["type", "depth", "width", "heads"],
         "target": ["type", "pred_resolution", "loss_on"],
         "pretrain": phaseKeys, "finetune": phaseKeys, "linprobe": phaseKeys,
     ]
@@ -155,17 +155,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
         head.type = try r.string("head.type", head.type, oneOf: RunConfig.heads)
         head.depth = try r.int("head.depth", head.depth, min: 1)
         head.width = try r.int("head.width", head.width, min: 1)
+        head.heads = try r.int("head.heads", head.heads, min: 1)
+        if head.type == "transformer" && head.width % head.heads != 0 {
+            throw ConfigError("\(r.origin("head.heads")): head.width = \(head.width) must be a multiple of head.heads = \(head.heads)")
+        }
 
         target.type = try r.string("target.type", target.type)
-        if !RunConfig.isValidTarget(target.type) {
-            throw ConfigError("\(r.origin("target.type")): target.type = \(target.type): valid values are \(RunConfig.targets.joined(separator: ", ")) (K ≥ 2)")
+        do { try PredictionTarget(parsing: target.type).validate() } catch {
+            throw ConfigError("\(r.origin("target.type")): target.type = \(target.type): valid values are \(PredictionTarget.validValues)")
         }
         target.predResolution = try r.optionalInt("target.pred_resolution", min: 1)
         if let pr = target.predResolution {
-            let g = vit.grid
-            let valid = stride(from: g, through: data.imageSize, by: g).filter { data.imageSize % $0 == 0 && $0 % g == 0 }
+            let valid = SimMIMConfig.validPredResolutions(for: vit)
             if !valid.contains(pr) {
-                throw ConfigError("\(r.origin("target.pred_resolution")): target.pred_resolution = \(pr): must divide data.image_size = \(data.imageSize) and be a multiple of the token grid \(g); valid: \(valid.map(String.init).joined(separator: ", "))")
+                throw ConfigError("\(r.origin("target.pred_resolution")): target.pred_resolution = \(pr): must be the token grid \(vit.grid) times a divisor of encoder.patch = \(vit.patchSize); valid: \(valid.map(String.init).joined(separator: ", "))")
             }
         }
         target.lossOn = try r.string("target.loss_on", target.lossOn, oneOf: RunConfig.lossOn)
@@ -176,6 +179,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         linprobe = try RunConfig.phase(r, "linprobe", linprobe)
         seed = try r.int("seed", seed, min: 0)
         try tree.checkAllRead(validKeys: RunConfig.validKeys)
+        do { _ = try simmimConfig() } catch { throw ConfigError("\(r.origin("head")): \(error)") }
     }
 
     static func phase(_ r: ConfigReader, _ name: String, _ d: PhaseConfig) throws -> PhaseConfig {
@@ -193,10 +197,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return p
     }
 
-    static func isValidTarget(_ t: String) -> Bool {
-        if RunConfig.targets.dropLast().contains(t) { return true }
-        if t.hasPrefix("color-cluster-"), let k = Int(t.dropFirst("color-cluster-".count)), k >= 2 { return true }
-        return false
+    /// The head, target and loss settings in the model's terms.
+    public func simmimConfig() throws -> SimMIMConfig {
+        do {
+            let c = try SimMIMConfig(head: head.type, headDepth: head.depth, headWidth: head.width, headHeads: head.heads,
+                                     target: target.type, predResolution: target.predResolution, lossOn: target.lossOn)
+            try c.validate(for: encoder.vit)
+            return c
+        } catch let e as ConfigError { throw e } catch { throw ConfigError("\(error)") }
     }
 
     public var maskSpec: MaskSpec {

@@ -49,6 +49,7 @@ final class RunConfigTests: XCTestCase {
         assertError("mask:\n  type: checker\n", contains: ["mask.type = checker", "random, square, block-wise"])
         assertError("head:\n  type: huge\n", contains: ["head.type = huge", "linear, mlp2, transformer"])
         assertError("target:\n  type: bins-7\n", contains: ["target.type = bins-7", "bins-8, bins-256", "color-cluster-K"])
+        assertError("head:\n  type: transformer\n  width: 130\n", contains: ["head.width = 130", "head.heads = 4"])
         assertError("target:\n  pred_resolution: 12\n", contains: ["target.pred_resolution = 12", "valid: 8, 16, 32"])
         assertError("data:\n  dataset: imagenet\n", contains: ["data.dataset = imagenet", "synthetic, cifar10, cifar100"])
         assertError("data:\n  dataset: cifar10\n", contains: ["needs data.path"])

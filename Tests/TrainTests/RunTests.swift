@@ -1,0 +1,92 @@
+import Foundation
+import MIM
+import Tensor
+import Train
+import XCTest
+
+/// One run end to end on a few hundred synthetic images, through every head and target.
+final class RunTests: XCTestCase {
+    static let tiny = """
+    data: {pool_size: 128, finetune_size: 64, test_size: 64}
+    encoder: {preset: vit-nano}
+    pretrain: {epochs: 1, batch: 32}
+    finetune: {epochs: 1, batch: 32}
+    linprobe: {epochs: 2, batch: 32}
+    """
+
+    var cache: String!
+
+    override func setUpWithError() throws {
+        cache = FileManager.default.temporaryDirectory.appendingPathComponent("mimlab-run-\(UUID().uuidString)").path
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: cache) }
+
+    func run(_ overrides: [String], out: String? = nil) throws -> RunResult {
+        let c = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: overrides)
+        return try Run(config: c, outputDir: out).execute(try RunDataFactory.make(c, cacheDir: cache))
+    }
+
+    func testEveryPhaseReportsItsResults() throws {
+        let out = (cache as NSString).appendingPathComponent("out")
+        let r = try run([], out: out)
+        for key in ["avgdist", "avgdist_rel", "pretrain.loss", "pretrain.seconds", "pretrain.gflop", "pretrain.steps",
+                    "linprobe.top1", "finetune.top1", "finetune.seconds", "finetune.gflop"] {
+            guard let v = r[key] else { XCTFail("missing \(key)"); continue }
+            XCTAssert(v.isFinite, "\(key) = \(v)")
+        }
+        XCTAssertEqual(r["pretrain.steps"], 4)       // 128 / 32 × 1 epoch
+        XCTAssert((0...100).contains(r["finetune.top1"]!))
+        XCTAssertEqual(r["avgdist_rel"]!, r["avgdist"]! / 32, accuracy: 1e-12)
+        XCTAssert(FileManager.default.fileExists(atPath: out + "/pretrain.safetensors"))
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))) as! [String: Any]
+        XCTAssertNotNil(doc["config"])
+        XCTAssertEqual((doc["results"] as! [String: Double])["finetune.top1"], r["finetune.top1"])
+    }
+
+    func testSameSeedSameResults() throws {
+        let a = try run(["seed=4"]), b = try run(["seed=4"]), c = try run(["seed=5"])
+        for key in ["pretrain.loss", "linprobe.top1", "finetune.top1", "finetune.loss", "avgdist"] {
+            XCTAssertEqual(a[key], b[key], key)
+        }
+        XCTAssertNotEqual(a["pretrain.loss"], c["pretrain.loss"])
+    }
+
+    func testEveryHeadAndTarget() throws {
+        for o in [["head.type=mlp2"], ["head.type=transformer", "head.depth=1", "head.width=32", "head.heads=2"],
+                  ["target.type=l2"], ["target.type=smooth-l1"], ["target.type=normalized-pixel"],
+                  ["target.type=bins-8", "target.pred_resolution=16"], ["target.type=bins-256", "target.pred_resolution=8"],
+                  ["target.type=color-cluster-8"], ["target.loss_on=all"],
+                  ["mask.type=square", "mask.ratio=0.25"], ["mask.type=block-wise", "mask.patch=4"]] {
+            let r = try run(o + ["linprobe.epochs=0", "finetune.epochs=0"])
+            XCTAssert(r["pretrain.loss"]!.isFinite && r["pretrain.loss"]! > 0, "\(o): \(r.values)")
+        }
+    }
+
+    func testRandomInitBaselineSkipsPretraining() throws {
+        let r = try run(["pretrain.epochs=0"])
+        XCTAssertNil(r["pretrain.loss"])
+        XCTAssertNotNil(r["finetune.top1"])
+    }
+
+    /// A batch whose loss is not a number stops the phase with a DivergenceError naming it.
+    func testDivergenceIsReported() throws {
+        struct Poisoned: BatchSource {
+            var batchSize: Int { 4 }
+            var batchesPerEpoch: Int { 2 }
+            var imageShape: (channels: Int, size: Int) { (3, 32) }
+            func fill(epoch: Int, index: Int, images: Tensor) -> [Int32] {
+                images.resize([4, 3, 32, 32])
+                images.fill(index == 1 ? .nan : 0.5)
+                return [0, 1, 2, 3]
+            }
+        }
+        let c = try RunConfig.parse(yaml: Self.tiny)
+        let model = try SimMIM(c.encoder.vit, try c.simmimConfig())
+        var rng = PRNG(seed: 1)
+        model.initialize(&rng)
+        XCTAssertThrowsError(try Pretrainer(phase: c.pretrain, maskSpec: c.maskSpec, seed: 0).run(model, data: Poisoned())) { e in
+            XCTAssertEqual("\(e)", "pretrain diverged at step 2: loss = nan")
+        }
+    }
+}
