@@ -107,10 +107,11 @@ public final class ReconstructionLoss {
         }
     }
 
-    public enum Regression { case l2, smoothL1 }
+    public enum Regression { case l1, l2, smoothL1 }
 
-    /// Σ_r w_r Σ_k ℓ(pred − target) / denominator, with ℓ = d² (l2) or torch's smooth-L1
-    /// with β = 1; writes d loss / d pred (zero on rows of weight 0).
+    /// Σ_r w_r Σ_k ℓ(pred − target) / denominator, with ℓ = |d| (l1; sign(0) = 0 as torch's
+    /// gradient), d² (l2) or torch's smooth-L1 with β = 1; writes d loss / d pred (zero on rows
+    /// of weight 0).
     public static func regression(_ kind: Regression, pred: Tensor, target: Tensor, weights: [Float],
                                   denominator: Double, grad: Tensor) -> Double {
         let rows = weights.count, K = pred.count / rows
@@ -130,6 +131,9 @@ public final class ReconstructionLoss {
                     for k in 0..<K {
                         let d = P[r * K + k] - T[r * K + k]
                         switch kind {
+                        case .l1:
+                            s += Double(abs(d))
+                            G[r * K + k] = d > 0 ? gscale : (d < 0 ? -gscale : 0)
                         case .l2:
                             s += Double(d) * Double(d)
                             G[r * K + k] = 2 * d * gscale

@@ -110,33 +110,13 @@ public final class SimMIM: Module {
         return out
     }
 
-    /// Masked L1 over token rows; writes d loss / d pred into `grad` (zero on visible rows).
+    /// The official loss: L1 over masked token rows, Σ|x − x̂|·M / (Σ M + 1e-5) / C with M
+    /// counted once per pixel; writes d loss / d pred into `grad` (zero on visible rows).
     public static func maskedL1(pred: Tensor, target: Tensor, mask: [Float], pixelsPerToken: Int,
                                 channels: Int, grad: Tensor) -> Double {
-        let rows = mask.count, K = pred.count / rows
         let masked = mask.reduce(0.0) { $0 + Double($1) }
-        let denom = (masked * Double(pixelsPerToken) + 1e-5) * Double(channels)
-        grad.resize(pred.shape)
-        let P = pred.data, T = target.data, G = grad.data
-        var partial = [Double](repeating: 0, count: rows)
-        partial.withUnsafeMutableBufferPointer { part in
-            let S = part.baseAddress!
-            Parallel.chunks(rows, minPerChunk: max(1, Parallel.elementwiseGrain / K)) { lo, hi in
-                for r in lo..<hi {
-                    let w = mask[r]
-                    if w == 0 { (G + r * K).update(repeating: 0, count: K); S[r] = 0; continue }
-                    var s = 0.0
-                    let gscale = Float(Double(w) / denom)
-                    for k in 0..<K {
-                        let d = P[r * K + k] - T[r * K + k]
-                        s += Double(abs(d))
-                        // sign(0) = 0, as torch's L1 gradient
-                        G[r * K + k] = d > 0 ? gscale : (d < 0 ? -gscale : 0)
-                    }
-                    S[r] = s * Double(w)
-                }
-            }
-        }
-        return partial.reduce(0, +) / denom
+        return ReconstructionLoss.regression(.l1, pred: pred, target: target, weights: mask,
+                                             denominator: (masked * Double(pixelsPerToken) + 1e-5) * Double(channels),
+                                             grad: grad)
     }
 }

@@ -47,14 +47,11 @@ public enum Bench {
         var rng = PRNG(seed: seed)
         let images = Tensor(shape: [batch, c.channels, c.imageSize, c.imageSize])
         rng.fillNormal(images, std: 1)
-        let g = c.grid, scale = max(1, 8 / c.patchSize), rs = g / scale
-        let count = Int((0.6 * Double(rs * rs)).rounded(.up))
-        var mask = [Float](repeating: 0, count: batch * g * g)
-        for b in 0..<batch {
-            for idx in rng.permutation(rs * rs).prefix(count) {
-                let (mi, mj) = (idx / rs, idx % rs)
-                for di in 0..<scale { for dj in 0..<scale { mask[b * g * g + (mi * scale + di) * g + mj * scale + dj] = 1 } }
-            }
+        let spec = MaskSpec(type: .random, imageSize: c.imageSize, modelPatchSize: c.patchSize,
+                            maskedPatchSize: max(c.patchSize, 8), maskRatio: 0.6)
+        var mask = [Float](repeating: 0, count: batch * c.tokens)
+        if var generator = try? MaskGenerator(spec) {
+            mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
         }
         let labels = (0..<batch).map { _ in Int32(rng.int(10)) }
         return (images, mask, labels)
