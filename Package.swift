@@ -21,11 +21,12 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "mimlab", targets: ["mimlab"]),
-        .library(name: "MIMLab", targets: ["Tensor", "NN", "Data", "MIM", "Train"]),
+        .library(name: "MIMLab", targets: ["Tensor", "NN", "Data", "MIM", "Train", "Results", "Sweep"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
@@ -37,8 +38,14 @@ let package = Package(
         .target(name: "Train", dependencies: [
             "Tensor", "NN", "Data", "MIM", .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelSettings),
+        .target(name: "Results", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
+        ]),
+        .target(name: "Sweep", dependencies: [
+            "Train", "MIM", "Results", .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(name: "mimlab", dependencies: [
-            "Tensor", "NN", "Data", "MIM", "Train",
+            "Tensor", "NN", "Data", "MIM", "Train", "Results", "Sweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: cpuFlags),
@@ -46,6 +53,8 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["Tensor", "NN"], swiftSettings: cpuFlags),
         .testTarget(name: "DataTests", dependencies: ["Tensor", "Data"], swiftSettings: cpuFlags),
         .testTarget(name: "MIMTests", dependencies: ["Tensor", "NN", "MIM"], swiftSettings: cpuFlags),
+        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+        .testTarget(name: "SweepTests", dependencies: ["Train", "Results", "Sweep"], swiftSettings: cpuFlags),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "NN", "MIM", "Train"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
     ],

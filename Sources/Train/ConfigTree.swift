@@ -14,6 +14,7 @@ public final class ConfigTree {
     public struct Entry {
         public var value: Value
         public var origin: String     // "file:line" or "--set"
+        public init(value: Value, origin: String) { self.value = value; self.origin = origin }
     }
 
     public let source: String
@@ -90,6 +91,12 @@ public final class ConfigTree {
         dict[head] = try insert(v, at: path.dropFirst(), into: child, full: full)
         if !order.contains(head) { order.append(head) }
         return Entry(value: .map(dict, order: order), origin: e.origin)
+    }
+
+    /// Puts `value` at `path` keeping its origin, so a value taken from another file (a sweep
+    /// spec's grid) is reported at its own file:line when it is invalid.
+    public func set(_ path: String, to value: Entry) throws {
+        root = try ConfigTree.insert(value, at: path.split(separator: ".").map(String.init)[...], into: root, full: path)
     }
 
     public func entry(_ path: String) -> Entry? {

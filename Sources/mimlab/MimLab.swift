@@ -17,6 +17,7 @@ struct MimLab: ParsableCommand {
             CompareCommand.self,
             RunCommand.self,
             StepCommand.self,
+            SweepCommand.self,
         ]
     )
 }

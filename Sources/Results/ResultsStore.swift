@@ -1,0 +1,308 @@
+import Foundation
+import GRDB
+
+/// The results database (DESIGN.md, "Results database"): every run a sweep asks for, its
+/// status and attempts, its metric history and its final results, in one SQLite file that
+/// many processes share. WAL lets readers run beside the one writer; every write is a short
+/// IMMEDIATE transaction and waits (busy timeout) instead of failing with "database is locked".
+public final class ResultsStore: @unchecked Sendable {
+    public static let defaultPath = "results/mimlab.sqlite"
+    /// How long a writer waits for another process's transaction before giving up.
+    public static let busyTimeout: TimeInterval = 120
+
+    public let path: String
+    let writer: any DatabaseWriter
+
+    /// Opens (creating and migrating when missing) the database at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var config = Configuration()
+        config.busyMode = .timeout(ResultsStore.busyTimeout)
+        config.foreignKeysEnabled = true
+        do {
+            let pool = try DatabasePool(path: path, configuration: config)
+            try ResultsStore.migrator.migrate(pool)
+            writer = pool
+        } catch {
+            throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))")
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? DatabaseError {
+            return e.message ?? "\(e.resultCode)"
+        }
+        return "\(error)"
+    }
+
+    // MARK: schema
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                  id TEXT PRIMARY KEY NOT NULL,          -- sha256 of the canonical config, 16 hex digits
+                  config TEXT NOT NULL,                  -- canonical JSON: defaults filled, keys sorted
+                  status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'running', 'done', 'failed')),
+                  attempts INTEGER NOT NULL DEFAULT 0,
+                  host TEXT,
+                  pid INTEGER,
+                  created_at REAL NOT NULL,              -- unix seconds
+                  started_at REAL,
+                  finished_at REAL,
+                  heartbeat_at REAL,
+                  error TEXT,
+                  code_version TEXT
+                );
+                CREATE TABLE run_sweeps (
+                  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                  sweep TEXT NOT NULL,
+                  PRIMARY KEY (run_id, sweep)
+                );
+                CREATE TABLE metrics (
+                  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                  phase TEXT NOT NULL,
+                  step INTEGER NOT NULL,
+                  name TEXT NOT NULL,
+                  value REAL,
+                  PRIMARY KEY (run_id, phase, step, name)
+                );
+                CREATE TABLE results (
+                  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                  name TEXT NOT NULL,
+                  value REAL,
+                  PRIMARY KEY (run_id, name)
+                );
+                CREATE INDEX runs_status ON runs(status);
+                CREATE INDEX run_sweeps_sweep ON run_sweeps(sweep);
+                -- The common axes as columns, for hand-written SQL.
+                CREATE VIEW run_axes AS SELECT
+                  id, status,
+                  json_extract(config, '$.method') AS method,
+                  json_extract(config, '$.encoder.preset') AS encoder,
+                  json_extract(config, '$.mask.type') AS mask_type,
+                  json_extract(config, '$.mask.patch') AS mask_patch,
+                  json_extract(config, '$.mask.ratio') AS mask_ratio,
+                  json_extract(config, '$.head.type') AS head,
+                  json_extract(config, '$.target.type') AS target,
+                  json_extract(config, '$.target.pred_resolution') AS pred_resolution,
+                  json_extract(config, '$.target.loss_on') AS loss_on,
+                  json_extract(config, '$.pretrain.epochs') AS pretrain_epochs,
+                  json_extract(config, '$.seed') AS seed
+                FROM runs;
+                """)
+        }
+        return m
+    }
+
+    // MARK: registering and reading runs
+
+    /// Adds runs that are not in the database yet (as pending) and tags them with the sweep;
+    /// runs already known keep their status, whichever sweep recorded them.
+    public func register(_ runs: [(id: String, config: String)], sweep: String) throws {
+        try write { db in
+            let now = Date().timeIntervalSince1970
+            for r in runs {
+                try db.execute(sql: "INSERT OR IGNORE INTO runs (id, config, status, created_at) VALUES (?, ?, 'pending', ?)",
+                               arguments: [r.id, r.config, now])
+                try db.execute(sql: "INSERT OR IGNORE INTO run_sweeps (run_id, sweep) VALUES (?, ?)", arguments: [r.id, sweep])
+            }
+        }
+    }
+
+    /// The records of the given run ids that the database knows.
+    public func records(ids: [String]) throws -> [String: RunRecord] {
+        try read { db in
+            var out: [String: RunRecord] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id IN (\(marks))", arguments: StatementArguments(chunk)) {
+                    let r = RunRecord(row: row)
+                    out[r.id] = r
+                }
+            }
+            return out
+        }
+    }
+
+    public func record(id: String) throws -> RunRecord? { try records(ids: [id])[id] }
+
+    /// Final results of done runs, by run id.
+    public func results(ids: [String]) throws -> [String: [String: Double]] {
+        try read { db in
+            var out: [String: [String: Double]] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT run_id, name, value FROM results WHERE run_id IN (\(marks))",
+                                            arguments: StatementArguments(chunk)) {
+                    let v: Double? = row["value"]
+                    out[row["run_id"], default: [:]][row["name"]] = v ?? .nan
+                }
+            }
+            return out
+        }
+    }
+
+    public func metrics(id: String) throws -> [MetricPoint] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT phase, step, name, value FROM metrics WHERE run_id = ? ORDER BY phase, step, name",
+                             arguments: [id]).map {
+                MetricPoint(phase: $0["phase"], step: $0["step"], name: $0["name"], value: ($0["value"] as Double?) ?? .nan)
+            }
+        }
+    }
+
+    // MARK: the run life cycle
+
+    /// Claims the first run of `ids` (in order) that needs running, in one IMMEDIATE
+    /// transaction so two workers never claim the same run: a pending run, a failed one when
+    /// `retryFailed`, or a running one whose worker is gone (`RunRecord.isStale`).
+    /// Returns nil when every run is done, failed (without retry) or running elsewhere.
+    public func claim(from ids: [String], worker: WorkerIdentity, retryFailed: Bool,
+                      staleAfter: TimeInterval = RunRecord.defaultStaleAfter) throws -> ClaimedRun? {
+        try write { db in
+            let now = Date().timeIntervalSince1970
+            let known = try Dictionary(uniqueKeysWithValues: ResultsStore.fetchRecords(db, ids: ids).map { ($0.id, $0) })
+            for id in ids {
+                guard let r = known[id] else { continue }
+                let eligible: Bool
+                switch r.status {
+                case .pending: eligible = true
+                case .failed: eligible = retryFailed
+                case .running: eligible = r.isStale(now: now, thisHost: worker.host, staleAfter: staleAfter)
+                case .done: eligible = false
+                }
+                guard eligible else { continue }
+                try db.execute(sql: """
+                    UPDATE runs SET status = 'running', attempts = attempts + 1, host = ?, pid = ?,
+                      started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, code_version = ?
+                    WHERE id = ?
+                    """, arguments: [worker.host, worker.pid, now, now, worker.codeVersion, id])
+                return ClaimedRun(id: id, config: r.config, attempt: r.attempts + 1, previousStatus: r.status)
+            }
+            return nil
+        }
+    }
+
+    /// Tells other workers this run is still alive.
+    public func heartbeat(id: String, worker: WorkerIdentity) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
+                           arguments: [Date().timeIntervalSince1970, id, worker.pid, worker.host])
+        }
+    }
+
+    /// Records a finished run: status, final results and metric history in one transaction,
+    /// replacing anything an earlier (crashed) attempt left.
+    public func complete(id: String, results: [String: Double], metrics: [MetricPoint]) throws {
+        try write { db in
+            try ResultsStore.replaceHistory(db, id: id, metrics: metrics)
+            try db.execute(sql: "DELETE FROM results WHERE run_id = ?", arguments: [id])
+            for (name, value) in results.sorted(by: { $0.key < $1.key }) {
+                try db.execute(sql: "INSERT INTO results (run_id, name, value) VALUES (?, ?, ?)",
+                               arguments: [id, name, value.isFinite ? value : nil])
+            }
+            try db.execute(sql: "UPDATE runs SET status = 'done', finished_at = ?, heartbeat_at = ?, error = NULL WHERE id = ?",
+                           arguments: [Date().timeIntervalSince1970, Date().timeIntervalSince1970, id])
+        }
+    }
+
+    /// Records a failed run with its reason (and the history up to the failure).
+    public func fail(id: String, error: String, metrics: [MetricPoint]) throws {
+        try write { db in
+            try ResultsStore.replaceHistory(db, id: id, metrics: metrics)
+            try db.execute(sql: "DELETE FROM results WHERE run_id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                           arguments: [Date().timeIntervalSince1970, error, id])
+        }
+    }
+
+    /// Gives a claimed run back (the worker was interrupted): it is pending again.
+    public func release(id: String, worker: WorkerIdentity) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET status = 'pending', pid = NULL, heartbeat_at = NULL WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
+                           arguments: [id, worker.pid, worker.host])
+        }
+    }
+
+    static func replaceHistory(_ db: Database, id: String, metrics: [MetricPoint]) throws {
+        try db.execute(sql: "DELETE FROM metrics WHERE run_id = ?", arguments: [id])
+        let stmt = try db.makeStatement(sql: "INSERT OR REPLACE INTO metrics (run_id, phase, step, name, value) VALUES (?, ?, ?, ?, ?)")
+        for m in metrics {
+            try stmt.execute(arguments: [id, m.phase, m.step, m.name, m.value.isFinite ? m.value : nil])
+        }
+    }
+
+    static func fetchRecords(_ db: Database, ids: [String]) throws -> [RunRecord] {
+        var out: [RunRecord] = []
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            out += try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id IN (\(marks))", arguments: StatementArguments(chunk))
+                .map(RunRecord.init(row:))
+        }
+        return out
+    }
+
+    // MARK: transactions
+
+    /// An IMMEDIATE write transaction: the write lock is taken up front, so a transaction
+    /// that reads and then writes never fails half-way with SQLITE_BUSY.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            var out: T?
+            try writer.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    out = try body(db)
+                    return .commit
+                }
+            }
+            return out!
+        } catch let e as ResultsError { throw e } catch {
+            throw ResultsError("\(path): \(ResultsStore.describe(error))")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try writer.read(body) } catch let e as ResultsError { throw e } catch {
+            throw ResultsError("\(path): \(ResultsStore.describe(error))")
+        }
+    }
+
+    /// GFLOP per wall second of recently finished runs (their `*.gflop` over their
+    /// `*.seconds` results), newest first: what time estimates are calibrated on.
+    public func doneRunThroughputs(limit: Int) throws -> [Double] {
+        try read { db in
+            try Optional<Double>.fetchAll(db, sql: """
+                SELECT sum(CASE WHEN r.name LIKE '%.gflop' THEN r.value END) / sum(CASE WHEN r.name LIKE '%.seconds' THEN r.value END)
+                FROM runs JOIN results r ON r.run_id = runs.id
+                WHERE runs.status = 'done'
+                GROUP BY runs.id ORDER BY runs.finished_at DESC LIMIT ?
+                """, arguments: [limit]).compactMap { $0 }
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    public func integrityCheck() throws -> String {
+        try read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "?" }
+    }
+
+    /// Row counts per status over every run in the database, for summaries.
+    public func countsByStatus() throws -> [RunStatus: Int] {
+        try read { db in
+            var out: [RunStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM runs GROUP BY status") {
+                if let s = RunStatus(rawValue: row["status"]) { out[s] = row["n"] }
+            }
+            return out
+        }
+    }
+}
+
+public struct ResultsError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+
+public enum RunStatus: String, CaseIterable, Codable, Sendable {
+    case pending, running, done, failed
+}
+
+/// One row of `runs`.
+public struct RunRecord: Sendable {
+    /// A running run whose heartbeat is older than this is taken for dead (another host's
+    /// worker, or a pid that was reused). Workers beat every `heartbeatInterval`.
+    public static let defaultStaleAfter: TimeInterval = 300
+    public static let heartbeatInterval: TimeInterval = 15
+
+    public var id: String
+    public var config: String
+    public var status: RunStatus
+    public var attempts: Int
+    public var host: String?
+    public var pid: Int?
+    public var createdAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var heartbeatAt: Double?
+    public var error: String?
+    public var codeVersion: String?
+
+    init(row: Row) {
+        id = row["id"]; config = row["config"]
+        status = RunStatus(rawValue: row["status"]) ?? .pending
+        attempts = row["attempts"]; host = row["host"]; pid = row["pid"]
+        createdAt = row["created_at"]; startedAt = row["started_at"]; finishedAt = row["finished_at"]
+        heartbeatAt = row["heartbeat_at"]; error = row["error"]; codeVersion = row["code_version"]
+    }
+
+    /// A running run nobody is running any more: its worker on this host is gone (pid not
+    /// alive: Ctrl-C, kill -9, a crash), or its heartbeat stopped (any host).
+    public func isStale(now: Double, thisHost: String, staleAfter: TimeInterval = RunRecord.defaultStaleAfter) -> Bool {
+        guard status == .running else { return false }
+        if host == thisHost, let pid, !WorkerIdentity.processAlive(Int32(pid)) { return true }
+        return now - (heartbeatAt ?? startedAt ?? 0) > staleAfter
+    }
+}
+
+/// Who runs a run: recorded with it, so a stale claim can be recognised.
+public struct WorkerIdentity: Sendable {
+    public var host: String
+    public var pid: Int32
+    public var codeVersion: String?
+
+    public init(host: String = WorkerIdentity.hostName, pid: Int32 = getpid(), codeVersion: String? = nil) {
+        self.host = host; self.pid = pid; self.codeVersion = codeVersion
+    }
+
+    public static var hostName: String { ProcessInfo.processInfo.hostName }
+
+    /// kill(pid, 0): the process exists (EPERM also means it exists, owned by someone else).
+    /// A zombie counts as gone: it runs nothing.
+    public static func processAlive(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        if kill(pid, 0) != 0 && errno != EPERM { return false }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            let state = stat[stat.index(after: close)...].split(separator: " ").first
+            if state == "Z" || state == "X" { return false }
+        }
+        return true
+    }
+}
+
+public struct ClaimedRun: Sendable {
+    public var id: String
+    public var config: String
+    public var attempt: Int
+    /// What the run was before this claim (`running` = a stale run taken over).
+    public var previousStatus: RunStatus
+}
+
+/// One point of a run's metric history.
+public struct MetricPoint: Codable, Equatable, Sendable {
+    public var phase: String
+    public var step: Int
+    public var name: String
+    public var value: Double
+    public init(phase: String, step: Int, name: String, value: Double) {
+        self.phase = phase; self.step = step; self.name = name; self.value = value
+    }
+}

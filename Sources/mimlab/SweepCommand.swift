@@ -1,0 +1,337 @@
+import ArgumentParser
+import Foundation
+import Results
+import Sweep
+import Tensor
+import Train
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Plan, run and follow a sweep spec (a grid of runs) against the results database.",
+        discussion: """
+        A spec (experiments/*.yaml) names a base config, grids of axis values, seeds and how
+        its results make a paper table. Each run's id is the hash of its full config, so a run
+        that is done is never run again, whichever spec asks for it; an interrupted sweep
+        picks up where it stopped.
+
+          mimlab sweep plan experiments/table1-masking.yaml
+          mimlab sweep run experiments/table1-masking.yaml --workers 2
+          mimlab sweep status experiments/table1-masking.yaml
+        """,
+        subcommands: [SweepPlanCommand.self, SweepRunCommand.self, SweepStatusCommand.self, SweepWorkerCommand.self])
+}
+
+/// Options every sweep subcommand shares.
+struct SweepOptions: ParsableArguments {
+    @Argument(help: "Sweep spec (YAML), e.g. experiments/quickstart.yaml.")
+    var spec: String
+
+    @Option(help: "Results database (SQLite).")
+    var db: String = ResultsStore.defaultPath
+
+    func load() -> SweepSpec {
+        do { return try SweepSpec.load(path: spec) } catch { fail("\(error)") }
+    }
+}
+
+/// "mask.patch=8 mask.ratio=0.6 seed=1": the values of the axes a sweep varies.
+func describe(_ run: PlannedRun, axes: [String]) -> String {
+    axes.map { "\($0)=\(run.axisText($0) ?? "?")" }.joined(separator: " ")
+}
+
+struct SweepPlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "List a sweep's runs as new / pending / running / stale / done / failed, with an estimated time. Runs nothing.")
+
+    @OptionGroup var options: SweepOptions
+
+    @Flag(help: "Count failed runs as runs to make (as `sweep run --retry-failed` would).")
+    var retryFailed = false
+
+    func run() throws {
+        let spec = options.load()
+        let plan: SweepPlan
+        do { plan = try SweepPlan.make(spec, dbPath: options.db, retryFailed: retryFailed) } catch { fail("\(error)") }
+        print("sweep \(spec.name): \(spec.runs.count) runs (\(spec.path))")
+        print("| run | state | \(spec.axes.joined(separator: " | ")) | est. time |")
+        print("|---|---|\(spec.axes.map { _ in "---|" }.joined())---:|")
+        for e in plan.entries {
+            let values = spec.axes.map { e.run.axisText($0) ?? "?" }
+            print("| \(e.run.id) | \(e.state.rawValue) | \(values.joined(separator: " | ")) | \(ProgressBar.duration(e.estimatedSeconds)) |")
+        }
+        printSummary(plan)
+    }
+}
+
+func printSummary(_ plan: SweepPlan) {
+    let counts = SweepPlan.State.allCases.map { "\(plan.count($0)) \($0.rawValue)" }.joined(separator: ", ")
+    print("\(counts)")
+    print("to run: \(plan.toRun.count), estimated \(ProgressBar.duration(plan.estimatedSeconds)) on this machine")
+}
+
+struct SweepStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each run of a sweep with its state, attempts, host, results or error.")
+
+    @OptionGroup var options: SweepOptions
+
+    func run() throws {
+        let spec = options.load()
+        guard FileManager.default.fileExists(atPath: options.db) else {
+            fail("\(options.db): no results database yet; `mimlab sweep run \(options.spec)` creates it")
+        }
+        let plan: SweepPlan, results: [String: [String: Double]]
+        do {
+            let store = try ResultsStore(path: options.db)
+            plan = try SweepPlan.make(spec, store: store)
+            results = try store.results(ids: spec.runs.map(\.id))
+        } catch { fail("\(error)") }
+        print("sweep \(spec.name): \(spec.runs.count) runs in \(options.db)")
+        print("| run | state | \(spec.axes.joined(separator: " | ")) | attempts | finetune.top1 | linprobe.top1 | seconds | note |")
+        print("|---|---|\(spec.axes.map { _ in "---|" }.joined())---:|---:|---:|---:|---|")
+        for e in plan.entries {
+            let r = results[e.run.id] ?? [:]
+            let values = spec.axes.map { e.run.axisText($0) ?? "?" }
+            let seconds = ["pretrain.seconds", "linprobe.seconds", "finetune.seconds"].compactMap { r[$0] }.reduce(0, +)
+            var note = e.record?.error.map { String($0.prefix(80)) } ?? ""
+            if e.state == .running || e.state == .stale, let rec = e.record { note = "\(rec.host ?? "?") pid \(rec.pid ?? 0)" }
+            print("| \(e.run.id) | \(e.state.rawValue) | \(values.joined(separator: " | ")) | \(e.record?.attempts ?? 0) | "
+                  + "\(r["finetune.top1"].map { String(format: "%.1f", $0) } ?? "") | \(r["linprobe.top1"].map { String(format: "%.1f", $0) } ?? "") | "
+                  + "\(seconds > 0 ? String(format: "%.0f", seconds) : "") | \(note) |")
+        }
+        printSummary(plan)
+    }
+}
+
+struct SweepRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run every run of a sweep that is not done yet (a local pool of workers).",
+        discussion: """
+        Runs that are done are skipped; runs left 'running' by a worker that died (Ctrl-C,
+        kill -9, a crash, a reboot) are detected and run again; failed runs (a diverged loss,
+        a missing dataset) are kept with their reason and re-run only with --retry-failed.
+        Any number of `sweep run` processes may share one database.
+
+        With --workers N, N worker processes each run one run at a time with cores/N BLAS
+        threads. Ctrl-C gives in-flight runs back to the pool; the next `sweep run` starts
+        them again from the beginning.
+        """)
+
+    @OptionGroup var options: SweepOptions
+
+    @Option(help: "Worker processes.")
+    var workers: Int = 1
+
+    @Option(help: "BLAS/compute threads per worker (default: cores / workers).")
+    var threads: Int?
+
+    @Flag(help: "Run failed runs again.")
+    var retryFailed = false
+
+    @Option(help: "Directory for generated datasets (default: $MIMLAB_CACHE or .cache/mimlab).")
+    var cache: String?
+
+    @Option(help: "Keep each run's checkpoint and results.json under DIR/<run id>.")
+    var keepRuns: String?
+
+    func validate() throws {
+        guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1 to 64") }
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
+    }
+
+    func run() throws {
+        let spec = options.load()
+        let store: ResultsStore
+        do {
+            store = try ResultsStore(path: options.db)
+            try store.register(spec.runs.map { ($0.id, $0.canonicalJSON) }, sweep: spec.name)
+        } catch { fail("\(error)") }
+        let plan: SweepPlan
+        do { plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed) } catch { fail("\(error)") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let perWorker = threads ?? max(1, cores / workers)
+        let todo = plan.toRun.count
+        FileHandle.standardError.write(Data(("sweep \(spec.name): \(spec.runs.count) runs, \(plan.count(.done)) done, \(todo) to run"
+            + " (estimated \(ProgressBar.duration(plan.estimatedSeconds))); \(workers) worker(s) x \(perWorker) thread(s); db \(options.db)\n").utf8))
+        if todo == 0 && plan.count(.running) == 0 { return finish(spec, store: store) }
+
+        if workers == 1 {
+            Parallel.threads = perWorker
+            let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
+                                     retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
+            let trap = SignalTrap { _ in worker.interrupt(); Foundation.exit(130) }
+            let observer = LocalSweepObserver(spec: spec, plan: plan, verbose: true)
+            do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
+            trap.cancel()
+        } else {
+            runPool(spec, store: store, plan: plan, perWorker: perWorker)
+        }
+        finish(spec, store: store)
+    }
+
+    /// N child processes (`mimlab sweep worker`), each claiming runs from the database;
+    /// this process only watches the database and draws the progress.
+    func runPool(_ spec: SweepSpec, store: ResultsStore, plan: SweepPlan, perWorker: Int) {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var children: [Process] = []
+        for k in 0..<workers {
+            let p = Process()
+            p.executableURL = exe
+            var args = ["sweep", "worker", options.spec, "--db", options.db, "--threads", String(perWorker),
+                        "--parent-pid", String(getpid()), "--worker-index", String(k + 1)]
+            if retryFailed { args.append("--retry-failed") }
+            if let cache { args += ["--cache", cache] }
+            if let keepRuns { args += ["--keep-runs", keepRuns] }
+            p.arguments = args
+            do { try p.run() } catch { fail("cannot start worker \(k + 1): \(error)") }
+            children.append(p)
+        }
+        let trap = SignalTrap { sig in
+            for c in children where c.isRunning { kill(c.processIdentifier, sig) }
+            for c in children { c.waitUntilExit() }
+            Foundation.exit(130)
+        }
+        let ids = spec.runs.map(\.id)
+        let toRun = Set(plan.toRun.map(\.run.id))
+        let start = Date()
+        let bar = ProgressBar("sweep \(spec.name)", total: toRun.count, unit: "run")
+        while children.contains(where: \.isRunning) {
+            Thread.sleep(forTimeInterval: 1)
+            guard let records = try? store.records(ids: ids) else { continue }
+            let finished = toRun.filter { records[$0]?.status == .done || (records[$0]?.status == .failed && records[$0]?.attempts ?? 0 > 0 && (records[$0]?.finishedAt ?? 0) >= start.timeIntervalSince1970) }.count
+            let failed = records.values.filter { $0.status == .failed }.count
+            let running = records.values.filter { $0.status == .running }.count
+            bar.update(finished, trailing: "\(running) running, \(failed) failed")
+        }
+        bar.finish()
+        trap.cancel()
+        for (k, c) in children.enumerated() where c.terminationStatus != 0 {
+            FileHandle.standardError.write(Data("mimlab: worker \(k + 1) exited with status \(c.terminationStatus)\n".utf8))
+        }
+    }
+
+    func finish(_ spec: SweepSpec, store: ResultsStore) {
+        let plan: SweepPlan
+        do { plan = try SweepPlan.make(spec, store: store) } catch { fail("\(error)") }
+        let failed = plan.entries.filter { $0.state == .failed }
+        print("sweep \(spec.name): \(plan.count(.done))/\(spec.runs.count) done, \(failed.count) failed, "
+              + "\(plan.count(.running)) running elsewhere, \(plan.count(.pending) + plan.count(.new) + plan.count(.stale)) not run")
+        for e in failed {
+            print("  failed \(e.run.id) \(describe(e.run, axes: spec.axes)): \(e.record?.error ?? "?")")
+        }
+        if !failed.isEmpty {
+            FileHandle.standardError.write(Data("mimlab: \(failed.count) run(s) failed; `--retry-failed` runs them again\n".utf8))
+            Foundation.exit(1)
+        }
+    }
+}
+
+/// One worker of `sweep run --workers N` (started by it; not meant to be typed).
+struct SweepWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "One worker process of a sweep pool.", shouldDisplay: false)
+
+    @OptionGroup var options: SweepOptions
+    @Option var threads: Int = 1
+    @Flag var retryFailed = false
+    @Option var cache: String?
+    @Option var keepRuns: String?
+    @Option(help: "Exit when this process is no longer the parent (the runner was killed).")
+    var parentPid: Int32?
+    @Option var workerIndex: Int = 1
+
+    func run() throws {
+        let spec = options.load()
+        Parallel.threads = max(1, threads)
+        let store: ResultsStore
+        do { store = try ResultsStore(path: options.db) } catch { fail("\(error)") }
+        let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
+                                 retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
+        let trap = SignalTrap { _ in worker.interrupt(); Foundation.exit(130) }
+        // A runner killed with -9 cannot stop its workers; they notice they were orphaned and
+        // stop too (their in-flight runs are then stale and run again by the next runner).
+        if let parentPid {
+            let watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.watchdog"))
+            watchdog.schedule(deadline: .now() + 1, repeating: 1)
+            watchdog.setEventHandler { if getppid() != parentPid { Foundation.exit(137) } }
+            watchdog.resume()
+        }
+        let observer = LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] ")
+        do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
+        trap.cancel()
+    }
+}
+
+/// Progress of a sweep in this process: a line per run and, when verbose, a bar per phase.
+final class LocalSweepObserver: SweepObserver {
+    let spec: SweepSpec
+    let verbose: Bool
+    let prefix: String
+    private var started = 0
+    private let total: Int
+    private var remainingEstimate: Double
+    private var estimateOfFinished = 0.0
+    private var secondsOfFinished = 0.0
+    private let estimates: [String: Double]
+
+    init(spec: SweepSpec, plan: SweepPlan?, verbose: Bool, prefix: String = "") {
+        self.spec = spec; self.verbose = verbose; self.prefix = prefix
+        total = plan?.toRun.count ?? spec.runs.count
+        estimates = Dictionary((plan?.entries ?? []).map { ($0.run.id, $0.estimatedSeconds) }, uniquingKeysWith: { a, _ in a })
+        remainingEstimate = plan?.estimatedSeconds ?? 0
+    }
+
+    private func say(_ s: String) { FileHandle.standardError.write(Data((prefix + s + "\n").utf8)) }
+
+    func runStarted(_ run: PlannedRun, attempt: Int, takenOver: Bool) -> TrainObserver {
+        started += 1
+        var line = "[\(started)/\(total)] run \(run.id) \(describe(run, axes: spec.axes))"
+        if attempt > 1 { line += " (attempt \(attempt)\(takenOver ? ", its last worker died" : ""))" }
+        if remainingEstimate > 0 {
+            let scale = estimateOfFinished > 0 ? secondsOfFinished / estimateOfFinished : 1
+            line += "  sweep ETA \(ProgressBar.duration(remainingEstimate * scale))"
+        }
+        say(line)
+        return verbose ? ProgressObserver() : SilentObserver()
+    }
+
+    func runFinished(_ run: PlannedRun, outcome: RunOutcome, seconds: Double) {
+        let est = estimates[run.id] ?? 0
+        remainingEstimate = max(0, remainingEstimate - est)
+        estimateOfFinished += est
+        secondsOfFinished += seconds
+        switch outcome {
+        case .done(let r):
+            let ft = r["finetune.top1"].map { String(format: "finetune %.1f%%", $0) } ?? ""
+            let lp = r["linprobe.top1"].map { String(format: "linprobe %.1f%%", $0) } ?? ""
+            say("done \(run.id) \(describe(run, axes: spec.axes))  \(ft)  \(lp)  (\(ProgressBar.duration(seconds)))")
+        case .failed(let reason):
+            say("FAILED \(run.id) \(describe(run, axes: spec.axes)): \(reason)")
+        }
+    }
+}
+
+/// Handles SIGINT and SIGTERM (Ctrl-C; a scheduler's stop) on a dispatch queue, so the
+/// handler may touch the database while the main thread is deep in a training step.
+final class SignalTrap {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(_ handler: @escaping (Int32) -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "mimlab.signal"))
+            s.setEventHandler { handler(sig) }
+            s.resume()
+            sources.append(s)
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
+    }
+}
