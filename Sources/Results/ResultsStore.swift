@@ -23,7 +23,17 @@ public final class ResultsStore: @unchecked Sendable {
         config.foreignKeysEnabled = true
         do {
             let pool = try DatabasePool(path: path, configuration: config)
-            try ResultsStore.migrator.migrate(pool)
+            // GRDB reads which migrations are applied before it takes the write lock, so two
+            // processes opening a new file at once can both try to create the schema; the
+            // loser's transaction rolls back and, retried, finds the schema in place.
+            var attempt = 0
+            while true {
+                do { try ResultsStore.migrator.migrate(pool); break } catch {
+                    attempt += 1
+                    if attempt >= 20 { throw error }
+                    Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                }
+            }
             writer = pool
         } catch {
             throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))")
@@ -282,6 +292,17 @@ public final class ResultsStore: @unchecked Sendable {
                 WHERE runs.status = 'done'
                 GROUP BY runs.id ORDER BY runs.finished_at DESC LIMIT ?
                 """, arguments: [limit]).compactMap { $0 }
+        }
+    }
+
+    /// Rows per table (runs, run_sweeps, metrics, results), for summaries and checks.
+    public func rowCounts() throws -> [String: Int] {
+        try read { db in
+            var out: [String: Int] = [:]
+            for t in ["runs", "run_sweeps", "metrics", "results"] {
+                out[t] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(t)") ?? 0
+            }
+            return out
         }
     }
 

@@ -89,11 +89,12 @@ public struct SweepSpec {
         var runs: [PlannedRun] = []
         var seen: Set<String> = []
         let combos = grids.isEmpty ? [[]] : grids.flatMap(SweepSpec.product)
-        for combo in combos {
-            if excludes.contains(where: { ex in ex.allSatisfy { e in combo.contains { $0.axis == e.axis && SweepSpec.same($0.value, e.value) } } }) {
-                continue
-            }
-            for seed in seeds.map({ $0.map(Optional.some) }) ?? [nil] {
+        let kept = combos.filter { combo in
+            !excludes.contains { ex in ex.allSatisfy { e in combo.contains { $0.axis == e.axis && SweepSpec.same($0.value, e.value) } } }
+        }
+        // Seed-major: a sweep stopped half-way has whole tables with fewer seeds, not half a table.
+        for seed in seeds.map({ $0.map(Optional.some) }) ?? [nil] {
+            for combo in kept {
                 let tree = try ConfigTree(yaml: baseYAML, source: baseSource)
                 for (axis, value) in overrides { try tree.set(axis, to: value) }
                 for a in combo { try tree.set(a.axis, to: a.value) }

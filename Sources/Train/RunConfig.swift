@@ -171,6 +171,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
                 throw ConfigError("\(r.origin("target.pred_resolution")): target.pred_resolution = \(pr): must be the token grid \(vit.grid) times a divisor of encoder.patch = \(vit.patchSize); valid: \(valid.map(String.init).joined(separator: ", "))")
             }
         }
+        // Full resolution written out is the same run as the default: one spelling, one run id.
+        if target.predResolution == data.imageSize { target.predResolution = nil }
         target.lossOn = try r.string("target.loss_on", target.lossOn, oneOf: RunConfig.lossOn)
         method = try r.string("method", method, oneOf: RunConfig.methods)
 
@@ -186,7 +188,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         var p = d
         p.epochs = try r.int("\(name).epochs", d.epochs, min: 0)
         p.batch = try r.int("\(name).batch", d.batch, min: 1)
-        p.baseLR = try r.double("\(name).base_lr", d.baseLR, open: (0, 1e3), rule: "must be positive")
+        p.baseLR = try r.double("\(name).base_lr", d.baseLR, open: (0, 1e12), rule: "must be positive")
         p.warmupEpochs = try r.double("\(name).warmup_epochs", d.warmupEpochs, range: 0...1e6)
         p.minLR = try r.double("\(name).min_lr", d.minLR, range: 0...1e3)
         p.weightDecay = try r.double("\(name).weight_decay", d.weightDecay, range: 0...10)

@@ -15,7 +15,9 @@ struct MimLab: ParsableCommand {
             AvgDistCommand.self,
             BenchCommand.self,
             CompareCommand.self,
+            QueryCommand.self,
             RunCommand.self,
+            SQLCommand.self,
             StepCommand.self,
             SweepCommand.self,
         ]
