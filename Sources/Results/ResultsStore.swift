@@ -295,6 +295,22 @@ public final class ResultsStore: @unchecked Sendable {
         }
     }
 
+    /// Folds the write-ahead log into the database file (and empties it), so the one file
+    /// holds every committed transaction and can be copied or committed to git while
+    /// workers keep running. Returns the pages the log held and how many were moved.
+    public func checkpoint() throws -> (logPages: Int, moved: Int) {
+        do {
+            return try writer.writeWithoutTransaction { db in
+                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                let busy: Int = row?[0] ?? 1
+                if busy != 0 { throw ResultsError("\(path): another process held the database during the checkpoint; try again") }
+                return (row?[1] ?? 0, row?[2] ?? 0)
+            }
+        } catch let e as ResultsError { throw e } catch {
+            throw ResultsError("\(path): \(ResultsStore.describe(error))")
+        }
+    }
+
     /// Rows per table (runs, run_sweeps, metrics, results), for summaries and checks.
     public func rowCounts() throws -> [String: Int] {
         try read { db in

@@ -152,6 +152,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
             throw ConfigError("\(where_): \(e)")
         }
 
+        // A mask with nothing visible has nothing to predict from (and no AvgDist): on a
+        // small image a large mask patch leaves few patches, and ceil(ratio x N) can be all.
+        if maskSpec.type != .square && maskSpec.maskCount >= maskSpec.maskPatchCount {
+            let ratios = (1...max(1, maskSpec.maskPatchCount - 1)).map { Double($0) / Double(maskSpec.maskPatchCount) }
+            throw ConfigError("\(r.origin("mask.ratio")): mask.ratio = \(mask.ratio) masks all \(maskSpec.maskPatchCount) mask patches of \(mask.patch) px on a \(data.imageSize)-px image, leaving nothing visible; use mask.ratio <= \(String(format: "%.3g", ratios.last!)) or a smaller mask.patch")
+        }
+
         head.type = try r.string("head.type", head.type, oneOf: RunConfig.heads)
         head.depth = try r.int("head.depth", head.depth, min: 1)
         head.width = try r.int("head.width", head.width, min: 1)

@@ -1,7 +1,7 @@
 import XCTest
 import Results
 import Train
-@testable import Sweep
+import Sweep
 
 final class SweepSpecTests: XCTestCase {
     func spec(_ body: String, file: String = "/tmp/x/spec.yaml") throws -> SweepSpec {

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Results
+import Sweep
+
+struct TablesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tables",
+        abstract: "Regenerate the papers' tables (markdown) and figures (SVG) from the results database.",
+        discussion: """
+        For each sweep spec with a `table:` section, writes <out>/tables/<name>.md: one row per
+        setting, each cell "ours mean ± std (n seeds)" beside the paper's number (paper/*.yaml),
+        AvgDist where the spec asks for it; and the spec's figures as <out>/figures/<name>-<kind>.svg
+        (avgdist-vs-ratio = Figure 3a, top1-vs-avgdist = Figure 3b). Runs not done yet show
+        as "—" and are counted below the table. Nothing is run; the same database gives
+        byte-identical files.
+
+          mimlab tables                                  # every spec in experiments/ with a table
+          mimlab tables experiments/table1-masking.yaml --db results/mimlab.sqlite
+        """)
+
+    @Argument(help: "Sweep specs (default: every experiments/*.yaml with a table section).")
+    var specs: [String] = []
+
+    @Option(help: "Results database (SQLite).")
+    var db: String = ResultsStore.defaultPath
+
+    @Option(help: "Output root: tables go to OUT/tables, figures to OUT/figures.")
+    var out: String = "results"
+
+    @Option(help: "Directory of the papers' reported numbers.")
+    var paperDir: String = PaperNumbers.defaultDirectory
+
+    @Flag(help: "Do not print the tables.")
+    var quiet = false
+
+    func run() throws {
+        var paths = specs
+        if paths.isEmpty {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: "experiments")) ?? []
+            paths = files.filter { $0.hasSuffix(".yaml") }.sorted().map { "experiments/\($0)" }
+        }
+        var loaded: [SweepSpec] = []
+        for p in paths {
+            do {
+                let s = try SweepSpec.load(path: p)
+                if s.table != nil { loaded.append(s) } else if !specs.isEmpty { fail("\(p): no table section; nothing to regenerate") }
+            } catch { fail("\(error)") }
+        }
+        guard FileManager.default.fileExists(atPath: db) else {
+            fail("\(db): no results database; run a sweep first (mimlab sweep run SPEC)")
+        }
+        let store: ResultsStore
+        do { store = try ResultsStore(path: db) } catch { fail("\(error)") }
+        for spec in loaded {
+            let layout = spec.table!
+            let runs: [TableRun]
+            do { runs = try tableRuns(spec, layout: layout, store: store) } catch { fail("\(error)") }
+            var paper: PaperNumbers? = nil
+            if let ref = layout.paper {
+                do { paper = try PaperNumbers.load(reference: ref, directory: paperDir).numbers } catch { fail("\(spec.path): table.paper: \(error)") }
+            }
+            let markdown = TableRenderer.render(layout: layout, runs: runs, paper: paper)
+            let tablePath = "\(out)/tables/\(layout.name).md"
+            write(markdown, to: tablePath)
+            var written = [tablePath]
+            for kind in layout.figures {
+                guard let svg = Figures.render(kind: kind, runs: runs) else { continue }
+                let path = "\(out)/figures/\(layout.name)-\(kind).svg"
+                write(svg, to: path)
+                written.append(path)
+            }
+            if !quiet { print(markdown) }
+            FileHandle.standardError.write(Data("written: \(written.joined(separator: ", "))\n".utf8))
+        }
+    }
+
+    /// The spec's runs with the axes the table and figures read, their status and results.
+    func tableRuns(_ spec: SweepSpec, layout: TableLayout, store: ResultsStore) throws -> [TableRun] {
+        let plan = try SweepPlan.make(spec, store: store)
+        let results = try store.results(ids: spec.runs.map(\.id))
+        let axes = Array(Set(layout.rows + layout.columns + ["mask.type", "mask.patch", "mask.ratio", "seed"]))
+        return plan.entries.map { e in
+            var values: [String: String] = [:]
+            for a in axes { values[a] = e.run.axisText(a) }
+            let status: RunStatus
+            switch e.state {
+            case .new, .pending: status = .pending
+            case .running, .stale: status = .running
+            case .done: status = .done
+            case .failed: status = .failed
+            }
+            return TableRun(id: e.run.id, axes: values, status: status, results: status == .done ? results[e.run.id] ?? [:] : [:])
+        }
+    }
+
+    func write(_ text: String, to path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch { fail("\(path): cannot write: \(error.localizedDescription)") }
+    }
+}
