@@ -273,8 +273,9 @@ public struct RunQuery: Sendable {
                 let present = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE json_type(config, ?) IS NOT NULL)",
                                                 arguments: [path]) ?? false
                 if !present {
+                    // json_tree quotes keys with "_"; axis keys never contain quotes.
                     let known = try String.fetchAll(db, sql: """
-                        SELECT DISTINCT substr(t.fullkey, 3) FROM runs, json_tree(runs.config) t
+                        SELECT DISTINCT replace(substr(t.fullkey, 3), '"', '') FROM runs, json_tree(runs.config) t
                         WHERE t.type NOT IN ('object', 'array') ORDER BY 1
                         """)
                     throw ResultsError("unknown axis '\(axis.name)': no run's config has \(path.dropFirst(2)); axes present: \(known.joined(separator: ", ")) (also status, sweep, id)")
@@ -328,18 +329,18 @@ public struct RunQuery: Sendable {
     }
 }
 
-enum NumberText {
+public enum NumberText {
     static let numberPattern = try! NSRegularExpression(pattern: "^[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
     /// A decimal number as written by a person (not "inf", "nan" or hex, which Double(_:) accepts).
-    static func parse(_ text: String) -> Double? {
+    public static func parse(_ text: String) -> Double? {
         let range = NSRange(text.startIndex..., in: text)
         guard numberPattern.firstMatch(in: text, range: range) != nil else { return nil }
         return Double(text)
     }
 
     /// Six significant digits without exponent or trailing zeros: 43.2567, 0.0321, 123457.
-    static func compact(_ d: Double) -> String {
+    public static func compact(_ d: Double) -> String {
         guard d.isFinite else { return "" }
         if d == 0 { return "0" }
         let magnitude = Int(floor(log10(abs(d))))

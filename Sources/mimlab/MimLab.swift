@@ -16,10 +16,12 @@ struct MimLab: ParsableCommand {
             BenchCommand.self,
             CompareCommand.self,
             QueryCommand.self,
+            ResultsCommand.self,
             RunCommand.self,
             SQLCommand.self,
             StepCommand.self,
             SweepCommand.self,
+            TablesCommand.self,
         ]
     )
 }

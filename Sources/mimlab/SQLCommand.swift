@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Results
+
+struct SQLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sql",
+        abstract: "Run your own read-only SQL on the results database.",
+        discussion: """
+        The database is opened read-only, and a statement that could change anything (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, VACUUM, a PRAGMA that sets, …) is refused before any statement runs. Several statements separated by ; print one table each.
+
+        Tables: runs (id, config JSON, status, attempts, host, pid, created_at, started_at, finished_at, heartbeat_at, error, code_version), run_sweeps (run_id, sweep), metrics (run_id, phase, step, name, value), results (run_id, name, value); view run_axes (id, status, method, encoder, mask_type, mask_patch, mask_ratio, head, target, pred_resolution, loss_on, pretrain_epochs, seed). Config keys: json_extract(config, '$.mask.ratio').
+
+        Examples:
+          mimlab sql "SELECT status, count(*) AS n FROM runs GROUP BY status"
+          mimlab sql "SELECT a.mask_patch, avg(r.value) AS top1 FROM run_axes a
+            JOIN results r ON r.run_id = a.id AND r.name = 'finetune.top1'
+            GROUP BY 1" --format csv
+          mimlab sql "PRAGMA table_info(runs)"
+        """)
+
+    @Argument(help: "SQL: SELECT, WITH … SELECT, VALUES, EXPLAIN or a read-only PRAGMA; several separated by ;.")
+    var sql: String
+
+    @Option(help: "Results database.")
+    var db = ResultsStore.defaultPath
+
+    @Option(help: "Output format: markdown, csv or json.")
+    var format = "markdown"
+
+    func run() throws {
+        guard let output = OutputFormat(rawValue: format) else {
+            fail("--format: unknown format '\(format)' (valid: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        do {
+            print(ReadOnlySQL.render(try ReadOnlySQL.run(sql, path: db), format: output), terminator: "")
+        } catch { fail("\(error)") }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import XCTest
+import Results
+
+final class TableRendererTests: XCTestCase {
+    static let paperYAML = """
+        table1_masking:
+          - {mask_type: block-wise, mask_patch: 16, mask_ratio: 0.4, top1: 82.7}
+          - {mask_type: random, mask_patch: 16, mask_ratio: 0.4, top1: 82.4}
+          - {mask_type: random, mask_patch: 16, mask_ratio: 0.6, top1: 82.7}
+          - {mask_type: random, mask_patch: 32, mask_ratio: 0.4, top1: 82.9}
+          - {mask_type: random, mask_patch: 32, mask_ratio: 0.60, top1: null}
+          - {mask_type: random, mask_patch: 32, mask_ratio: 0.6, top1: 82.8}
+          - {mask_type: square, mask_patch: 32, mask_ratio: 0.44, top1: 82.5}
+        """
+
+    static func run(_ id: String, _ type: String, _ patch: Int, _ ratio: String, seed: Int, _ status: RunStatus,
+                    _ results: [String: Double] = [:]) -> TableRun {
+        TableRun(id: id, axes: ["mask.type": type, "mask.patch": String(patch), "mask.ratio": ratio, "seed": String(seed)],
+                 status: status, results: results)
+    }
+
+    static let twoByTwo: [TableRun] = [
+        run("a1", "random", 4, "0.4", seed: 0, .done, ["finetune.top1": 80.0]),
+        run("a2", "random", 4, "0.4", seed: 1, .done, ["finetune.top1": 81.0]),
+        run("a3", "random", 4, "0.6", seed: 0, .done, ["finetune.top1": 82.26]),
+        run("a4", "random", 8, "0.4", seed: 0, .pending),
+        run("a5", "random", 8, "0.6", seed: 0, .done, ["finetune.top1": 83.0]),
+        run("a6", "random", 8, "0.6", seed: 1, .done, ["finetune.top1": 84.0]),
+        run("a7", "random", 8, "0.6", seed: 2, .failed),
+    ]
+
+    static let layout = TableLayout(
+        name: "t1", title: "Masking (tiny)", paper: "simmim.table1_masking", rows: ["mask.patch", "mask.ratio"],
+        paperKeys: ["mask.type": "mask_type", "mask.patch": "mask_patch", "mask.ratio": "mask_ratio"],
+        paperValues: ["mask.patch": ["4": "16", "8": "32"]])
+
+    func testTwoByTwoExact() throws {
+        let paper = try PaperNumbers(name: "simmim", yaml: Self.paperYAML)
+        let out = TableRenderer.render(layout: Self.layout, runs: Self.twoByTwo, paper: paper)
+        XCTAssertEqual(out, """
+            # Masking (tiny)
+
+            finetune.top1: mean ± sample std over done runs (n = runs pooled, i.e. seeds); — = none done yet. Paper column: simmim.table1_masking, reported at the paper's scale (ImageNet-1K, full-size models): compare trends, not values; N/A = not reported.
+            Settings mapped to the paper's: mask.patch 4 → 16, 8 → 32.
+
+            | mask.patch | mask.ratio | finetune.top1  | paper |
+            |------------|------------|----------------|-------|
+            | 4          | 0.4        | 80.5 ± 0.7 (2) | 82.4  |
+            | 4          | 0.6        | 82.3 (1)       | 82.7  |
+            | 8          | 0.4        | —              | 82.9  |
+            | 8          | 0.6        | 83.5 ± 0.7 (2) | N/A   |
+
+            runs: 5 done, 1 failed, 1 pending/running of 7
+
+            """)
+    }
+
+    func testByteIdenticalWhateverTheInputOrder() throws {
+        let paper = try PaperNumbers(name: "simmim", yaml: Self.paperYAML)
+        let a = TableRenderer.render(layout: Self.layout, runs: Self.twoByTwo, paper: paper)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5 {
+            XCTAssertEqual(TableRenderer.render(layout: Self.layout, runs: Self.twoByTwo.shuffled(using: &rng), paper: paper), a)
+        }
+    }
+
+    /// The cells of a markdown table line.
+    func cells(_ line: Substring) -> [String] {
+        line.split(separator: "|", omittingEmptySubsequences: false).dropFirst().dropLast()
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+
+    func testPivotAvgDistAndExtraMetric() throws {
+        let runs = [
+            Self.run("b1", "random", 8, "0.4", seed: 0, .done,
+                     ["finetune.top1": 70, "linprobe.top1": 30, "avgdist": 3.0, "avgdist_rel": 0.09375]),
+            Self.run("b2", "random", 8, "0.4", seed: 1, .done,
+                     ["finetune.top1": 72, "linprobe.top1": 32, "avgdist": 3.2, "avgdist_rel": 0.1]),
+            Self.run("b3", "random", 8, "0.5", seed: 0, .done, ["finetune.top1": 75, "avgdist": 4.0, "avgdist_rel": 0.125]),
+            Self.run("b4", "square", 8, "0.5", seed: 0, .pending),
+        ]
+        let layout = TableLayout(
+            name: "t", title: "Pivot", paper: "simmim.table1_masking", rows: ["mask.type"], columns: ["mask.ratio"],
+            metrics: ["finetune.top1", "linprobe.top1"],
+            paperKeys: ["mask.type": "mask_type", "mask.patch": "mask_patch", "mask.ratio": "mask_ratio"],
+            paperValues: ["mask.patch": ["8": "32"], "mask.ratio": ["0.5": "0.6"]], avgdist: true)
+        let out = TableRenderer.render(layout: layout, runs: runs, paper: try PaperNumbers(name: "simmim", yaml: Self.paperYAML))
+        let lines = out.split(separator: "\n")
+        XCTAssertTrue(lines.contains("Settings mapped to the paper's: mask.patch 8 → 32; mask.ratio 0.5 → 0.6."), out)
+        guard let h = lines.firstIndex(where: { $0.hasPrefix("| mask.type") }) else { return XCTFail(out) }
+        XCTAssertEqual(cells(lines[h]), [
+            "mask.type",
+            "ratio=0.4", "paper (0.4)", "AvgDist px ratio=0.4", "AvgDist rel ratio=0.4", "linprobe.top1 ratio=0.4",
+            "ratio=0.5", "paper (0.6)", "AvgDist px ratio=0.5", "AvgDist rel ratio=0.5", "linprobe.top1 ratio=0.5",
+        ])
+        XCTAssertEqual(cells(lines[h + 2]), ["random", "71.0 ± 1.4 (2)", "82.9", "3.10", "0.097", "31.0 ± 1.4 (2)",
+                                             "75.0 (1)", "N/A", "4.00", "0.125", "—"])
+        XCTAssertEqual(cells(lines[h + 3]), ["square", "—", "", "—", "—", "—", "—", "", "—", "—", "—"])
+        XCTAssertEqual(lines.last, "runs: 3 done, 0 failed, 1 pending/running of 4")
+    }
+
+    func testNoPaperAbsentAxisAndNumericOrder() {
+        let runs = [
+            TableRun(id: "c1", axes: ["target.pred_resolution": "16"], status: .done, results: ["finetune.top1": 50]),
+            TableRun(id: "c2", axes: [:], status: .done, results: ["finetune.top1": 51]),
+            TableRun(id: "c3", axes: ["target.pred_resolution": "4"], status: .running, results: [:]),
+            TableRun(id: "c4", axes: ["target.pred_resolution": "8"], status: .done, results: [:]),
+        ]
+        let layout = TableLayout(name: "t3", title: "Resolution", paper: "simmim.table3_resolution",
+                                 rows: ["target.pred_resolution"], paperKeys: ["target.pred_resolution": "pred_resolution"])
+        let out = TableRenderer.render(layout: layout, runs: runs, paper: nil)
+        XCTAssertEqual(out, """
+            # Resolution
+
+            finetune.top1: mean ± sample std over done runs (n = runs pooled, i.e. seeds); — = none done yet.
+
+            | target.pred_resolution | finetune.top1 |
+            |------------------------|---------------|
+            | default                | 51.0 (1)      |
+            | 4                      | —             |
+            | 8                      | —             |
+            | 16                     | 50.0 (1)      |
+
+            runs: 3 done, 0 failed, 1 pending/running of 4
+
+            """)
+    }
+
+    func testPaperNullMatchesAbsentAndMissingRow() throws {
+        let paper = try PaperNumbers(name: "simmim", yaml: """
+            table4_target:
+              - {target: beit-tokens, pred_resolution: null, top1: 82.7}
+              - {target: bins-256, pred_resolution: 192, top1: null}
+              - {target: l1, pred_resolution: 192, top1: 82.8}
+            """)
+        let runs = [
+            TableRun(id: "d1", axes: ["target.type": "l1"], status: .done, results: ["finetune.top1": 60]),
+            TableRun(id: "d2", axes: ["target.type": "bins-256", "target.pred_resolution": "16"], status: .done, results: ["finetune.top1": 55]),
+            TableRun(id: "d3", axes: ["target.type": "beit-tokens"], status: .pending, results: [:]),
+            TableRun(id: "d4", axes: ["target.type": "l1", "target.pred_resolution": "4"], status: .pending, results: [:]),
+        ]
+        let layout = TableLayout(name: "t4", title: "Target", paper: "simmim.table4_target",
+                                 rows: ["target.type", "target.pred_resolution"],
+                                 paperKeys: ["target.type": "target", "target.pred_resolution": "pred_resolution"],
+                                 paperValues: ["target.pred_resolution": ["16": "192"]])
+        let lines = TableRenderer.render(layout: layout, runs: runs, paper: paper).split(separator: "\n")
+        let body = lines.filter { $0.hasPrefix("| ") }.dropFirst().map(cells)
+        XCTAssertEqual(body, [
+            ["beit-tokens", "default", "—", "82.7"],
+            ["bins-256", "16", "55.0 (1)", "N/A"],
+            ["l1", "default", "60.0 (1)", ""],
+            ["l1", "4", "—", ""],
+        ])
+    }
+
+    func testEmptyRuns() {
+        let out = TableRenderer.render(layout: Self.layout, runs: [], paper: nil)
+        XCTAssertTrue(out.hasSuffix("| mask.patch | mask.ratio | finetune.top1 |\n|------------|------------|---------------|\n\nruns: 0 done, 0 failed, 0 pending/running of 0\n"), out)
+    }
+
+    func testRealPaperFile() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("paper").path
+        let simmim = try PaperNumbers(name: "simmim", directory: dir)
+        let t1 = try simmim.rows("table1_masking")
+        XCTAssertEqual(t1.count, 29)
+        XCTAssertEqual(t1[0], ["mask_type": "square", "mask_patch": "32", "mask_ratio": "0.11", "note": "2x2 mask patches", "top1": "82.6"])
+        let t4 = try simmim.rows("table4_target")
+        XCTAssertEqual(t4[2], ["target": "bins-256", "pred_resolution": "192"])
+        XCTAssertEqual(t4[6], ["target": "beit-tokens", "top1": "82.7"])
+        XCTAssertTrue(simmim.tableKeys.starts(with: ["table1_masking", "table2_head", "table3_resolution"]))
+        let (loaded, key) = try PaperNumbers.load(reference: "simmim.table3_resolution", directory: dir)
+        XCTAssertEqual(try loaded.rows(key).map { $0["pred_resolution"] }, ["6", "12", "24", "48", "96", "192"])
+        XCTAssertThrowsError(try simmim.rows("table9")) {
+            XCTAssertTrue("\($0)".hasPrefix("paper simmim: no table 'table9' (tables: table1_masking, table2_head,"), "\($0)")
+        }
+        XCTAssertThrowsError(try PaperNumbers(name: "nope", directory: dir)) {
+            XCTAssertTrue("\($0)".contains("nope.yaml: paper numbers not found"), "\($0)")
+        }
+        XCTAssertThrowsError(try PaperNumbers.load(reference: "simmim", directory: dir))
+        XCTAssertEqual(try PaperNumbers(name: "mae", directory: dir).rows("decoder_depth")[0], ["value": "1", "ft": "84.8", "lin": "65.5"])
+    }
+}
