@@ -169,10 +169,11 @@ public final class ResultsStore: @unchecked Sendable {
     // MARK: the run life cycle
 
     /// Claims the first run of `ids` (in order) that needs running, in one IMMEDIATE
-    /// transaction so two workers never claim the same run: a pending run, a failed one when
-    /// `retryFailed`, or a running one whose worker is gone (`RunRecord.isStale`).
+    /// transaction so two workers never claim the same run: a pending run, a failed one that
+    /// failed before `retryFailedBefore` (so a retried run that fails again is not retried
+    /// forever by the same sweep), or a running one whose worker is gone (`RunRecord.isStale`).
     /// Returns nil when every run is done, failed (without retry) or running elsewhere.
-    public func claim(from ids: [String], worker: WorkerIdentity, retryFailed: Bool,
+    public func claim(from ids: [String], worker: WorkerIdentity, retryFailedBefore: Double?,
                       staleAfter: TimeInterval = RunRecord.defaultStaleAfter) throws -> ClaimedRun? {
         try write { db in
             let now = Date().timeIntervalSince1970
@@ -182,7 +183,7 @@ public final class ResultsStore: @unchecked Sendable {
                 let eligible: Bool
                 switch r.status {
                 case .pending: eligible = true
-                case .failed: eligible = retryFailed
+                case .failed: eligible = retryFailedBefore.map { (r.finishedAt ?? 0) < $0 } ?? false
                 case .running: eligible = r.isStale(now: now, thisHost: worker.host, staleAfter: staleAfter)
                 case .done: eligible = false
                 }

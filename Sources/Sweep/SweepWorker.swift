@@ -23,7 +23,9 @@ public final class SweepWorker: @unchecked Sendable {
     public let store: ResultsStore
     public let runs: [PlannedRun]
     public let identity: WorkerIdentity
-    public let retryFailed: Bool
+    /// With `retryFailed`, runs that had failed before this worker started are run once more;
+    /// one that fails again stays failed until the next `--retry-failed`.
+    public let retryFailedBefore: Double?
     public let cacheDir: String?
     /// Where each run's checkpoint and results.json go (`<dir>/<run id>`); nil = not kept.
     public let outputRoot: String?
@@ -35,7 +37,7 @@ public final class SweepWorker: @unchecked Sendable {
     public init(store: ResultsStore, runs: [PlannedRun], identity: WorkerIdentity, retryFailed: Bool,
                 cacheDir: String? = nil, outputRoot: String? = nil) {
         self.store = store; self.runs = runs; self.identity = identity
-        self.retryFailed = retryFailed; self.cacheDir = cacheDir; self.outputRoot = outputRoot
+        self.retryFailedBefore = retryFailed ? Date().timeIntervalSince1970 : nil; self.cacheDir = cacheDir; self.outputRoot = outputRoot
     }
 
     /// The run this worker is running now, if any.
@@ -60,7 +62,7 @@ public final class SweepWorker: @unchecked Sendable {
         var finished = 0
         while true {
             if lock.withLock({ stopped }) { break }
-            guard let claim = try store.claim(from: order, worker: identity, retryFailed: retryFailed) else { break }
+            guard let claim = try store.claim(from: order, worker: identity, retryFailedBefore: retryFailedBefore) else { break }
             guard let run = byID[claim.id] else { continue }
             lock.withLock { current = claim.id }
             let train = observer.runStarted(run, attempt: claim.attempt, takenOver: claim.previousStatus == .running)
