@@ -9,15 +9,15 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Training-step throughput of the vit-micro preset, and raw sgemm on this machine.",
         discussion: """
-        Times a SimMIM pre-training step and a fine-tuning step (zero_grad + forward + loss +
-        backward + AdamW; data made once, outside the timing) for vit-micro (32x32, patch 4,
-        dim 128, depth 6, 4 heads, MLP ratio 4) at batch 64, and reports the median as
-        images/s and GFLOP/s (analytic matmul FLOPs, as shared/oracle/bench_simmim.py), beside
-        raw sgemm GFLOP/s at the MLP's shape, so their ratio shows how much of the machine the
+        Times a SimMIM pre-training step and a fine-tuning step (zero_grad + forward + loss + \
+        backward + AdamW; data made once, outside the timing) for vit-micro (32x32, patch 4, \
+        dim 128, depth 6, 4 heads, MLP ratio 4) at batch 64, and reports the median as \
+        images/s and GFLOP/s (analytic matmul FLOPs, as shared/oracle/bench_simmim.py), beside \
+        raw sgemm GFLOP/s at the MLP's shape, so their ratio shows how much of the machine the \
         step uses. Also prints peak RSS and the OpenBLAS kernel in use.
 
-        OpenBLAS picks its kernel when the library loads; an OPENBLAS_CORETYPE in the
-        environment overrides that choice and mimlab respects it (compare both by running
+        OpenBLAS picks its kernel when the library loads; an OPENBLAS_CORETYPE in the \
+        environment overrides that choice and mimlab respects it (compare both by running \
         `env -u OPENBLAS_CORETYPE mimlab bench` and `OPENBLAS_CORETYPE=Haswell mimlab bench`).
         """)
 

@@ -20,7 +20,7 @@ struct QueryCommand: ParsableCommand {
           mimlab query --where mask.patch=4,8 --group-by mask.patch
           mimlab query --where mask.type=random --metric linprobe.top1
           mimlab query --where 'mask.ratio>=0.5' --group-by mask_ratio --format csv
-          mimlab query --sweep simmim-table1 --group-by status --format json
+          mimlab query --sweep table1-masking --group-by status --format json
         """)
 
     @Option(help: "Results database.")

@@ -14,8 +14,8 @@ struct ResultsCheckpointCommand: ParsableCommand {
         commandName: "checkpoint",
         abstract: "Fold the write-ahead log into the database file, so the file alone can be copied or committed.",
         discussion: """
-        The database runs in WAL mode: recent transactions live in DB-wal until SQLite folds
-        them in. Run this before `git add results/mimlab.sqlite` (sweeps may keep running); it
+        The database runs in WAL mode: recent transactions live in DB-wal until SQLite folds \
+        them in. Run this before `git add results/mimlab.sqlite` (sweeps may keep running); it \
         also checks the file's integrity.
         """)
 

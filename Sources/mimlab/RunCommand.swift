@@ -9,12 +9,12 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "One run: pre-train, linear-probe and fine-tune as a config says; print and save the results.",
         discussion: """
-        CONFIG is a YAML run config (see experiments/tiny-default.yaml); every key has a default,
-        so an empty file is the tiny protocol's default SimMIM run. `--set key.path=value`
-        overrides one key (repeatable), e.g. --set mask.ratio=0.75 --set pretrain.epochs=0 (the
+        CONFIG is a YAML run config (see experiments/tiny-default.yaml); every key has a default, \
+        so an empty file is the tiny protocol's default SimMIM run. `--set key.path=value` \
+        overrides one key (repeatable), e.g. --set mask.ratio=0.75 --set pretrain.epochs=0 (the \
         random-initialisation baseline).
 
-        Shows a progress bar per phase; prints the final metrics as a table; writes the
+        Shows a progress bar per phase; prints the final metrics as a table; writes the \
         pre-trained checkpoint (safetensors) and results.json into --out.
         """)
 

@@ -9,13 +9,13 @@ struct StepCommand: ParsableCommand {
         commandName: "step",
         abstract: "Run one oracle case: SimMIM forward/backward, AdamW steps, fine-tune forward/backward.",
         discussion: """
-        Reads a case file in the layout of shared/oracle (weights, images, mask and labels in a
-        .safetensors file; model and optimiser settings in its metadata) and writes every
-        quantity the float64 PyTorch reference writes, under the same names: output.loss,
-        output.pred, output.grad_norm, grad.*, act.*, step1.* / stepN.*, output.step_losses,
+        Reads a case file in the layout of shared/oracle (weights, images, mask and labels in a \
+        .safetensors file; model and optimiser settings in its metadata) and writes every \
+        quantity the float64 PyTorch reference writes, under the same names: output.loss, \
+        output.pred, output.grad_norm, grad.*, act.*, step1.* / stepN.*, output.step_losses, \
         ft.logits, ft.loss, ft.grad.*.
 
-        Check the result against a reference with `mimlab compare --ref REF --test OUT`, or with
+        Check the result against a reference with `mimlab compare --ref REF --test OUT`, or with \
         the oracle's own `simmim_ref.py compare`.
         """)
 
@@ -56,8 +56,8 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare two output files tensor by tensor (as the oracle's compare).",
         discussion: """
-        Per tensor: max|test − ref|, rel_err = max|test − ref| / max(max|ref|, atol) and cosine;
-        a tensor passes when rel_err ≤ rtol. Default rtol: 1e-3 for step* tensors, 1e-4 for the
+        Per tensor: max|test − ref|, rel_err = max|test − ref| / max(max|ref|, atol) and cosine; \
+        a tensor passes when rel_err ≤ rtol. Default rtol: 1e-3 for step* tensors, 1e-4 for the \
         rest (the oracle README's tolerances for float32 against float64). Exits 1 on any failure.
         """)
 

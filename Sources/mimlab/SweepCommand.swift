@@ -10,9 +10,9 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Plan, run and follow a sweep spec (a grid of runs) against the results database.",
         discussion: """
-        A spec (experiments/*.yaml) names a base config, grids of axis values, seeds and how
-        its results make a paper table. Each run's id is the hash of its full config, so a run
-        that is done is never run again, whichever spec asks for it; an interrupted sweep
+        A spec (experiments/*.yaml) names a base config, grids of axis values, seeds and how \
+        its results make a paper table. Each run's id is the hash of its full config, so a run \
+        that is done is never run again, whichever spec asks for it; an interrupted sweep \
         picks up where it stopped.
 
           mimlab sweep plan experiments/table1-masking.yaml
@@ -111,13 +111,13 @@ struct SweepRunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run every run of a sweep that is not done yet (a local pool of workers).",
         discussion: """
-        Runs that are done are skipped; runs left 'running' by a worker that died (Ctrl-C,
-        kill -9, a crash, a reboot) are detected and run again; failed runs (a diverged loss,
-        a missing dataset) are kept with their reason and re-run only with --retry-failed.
+        Runs that are done are skipped; runs left 'running' by a worker that died (Ctrl-C, \
+        kill -9, a crash, a reboot) are detected and run again; failed runs (a diverged loss, \
+        a missing dataset) are kept with their reason and re-run only with --retry-failed. \
         Any number of `sweep run` processes may share one database.
 
-        With --workers N, N worker processes each run one run at a time with cores/N BLAS
-        threads. Ctrl-C gives in-flight runs back to the pool; the next `sweep run` starts
+        With --workers N, N worker processes each run one run at a time with cores/N BLAS \
+        threads. Ctrl-C gives in-flight runs back to the pool; the next `sweep run` starts \
         them again from the beginning.
         """)
 

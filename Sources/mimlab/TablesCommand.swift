@@ -8,14 +8,14 @@ struct TablesCommand: ParsableCommand {
         commandName: "tables",
         abstract: "Regenerate the papers' tables (markdown) and figures (SVG) from the results database.",
         discussion: """
-        For each sweep spec with a `table:` section, writes <out>/tables/<name>.md: one row per
-        setting, each cell "ours mean ± std (n seeds)" beside the paper's number (paper/*.yaml),
-        AvgDist where the spec asks for it; and the spec's figures as <out>/figures/<name>-<kind>.svg
-        (avgdist-vs-ratio = Figure 3a, top1-vs-avgdist = Figure 3b). Runs not done yet show
-        as "—" and are counted below the table. Nothing is run; the same database gives
+        For each sweep spec with a `table:` section, writes <out>/tables/<name>.md: one row per \
+        setting, each cell "ours mean ± std (n seeds)" beside the paper's number (paper/*.yaml), \
+        AvgDist where the spec asks for it; and the spec's figures as <out>/figures/<name>-<kind>.svg \
+        (avgdist-vs-ratio = Figure 3a, top1-vs-avgdist = Figure 3b). Runs not done yet show \
+        as "—" and are counted below the table. Nothing is run; the same database gives \
         byte-identical files.
 
-          mimlab tables                                  # every spec in experiments/ with a table
+          mimlab tables              # every spec in experiments/ with a table
           mimlab tables experiments/table1-masking.yaml --db results/mimlab.sqlite
         """)
 
