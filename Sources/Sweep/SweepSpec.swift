@@ -43,6 +43,14 @@ public struct SweepSpec {
         return try SweepSpec(tree: tree, path: path)
     }
 
+    /// Whether a YAML file in experiments/ is a sweep spec (it has `grids`) rather than a run
+    /// config; a file that does not parse counts as a spec, so its error is reported.
+    public static func isSweepSpec(path: String) -> Bool {
+        guard let tree = try? ConfigTree(file: path), let top = tree.entry("") else { return true }
+        guard case .map(let keys, _) = top.value else { return true }
+        return keys["grids"] != nil
+    }
+
     public static func parse(yaml: String, path: String) throws -> SweepSpec {
         try SweepSpec(tree: try ConfigTree(yaml: yaml, source: path), path: path)
     }

@@ -39,6 +39,7 @@ struct TablesCommand: ParsableCommand {
         if paths.isEmpty {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: "experiments")) ?? []
             paths = files.filter { $0.hasSuffix(".yaml") }.sorted().map { "experiments/\($0)" }
+                .filter { SweepSpec.isSweepSpec(path: $0) }  // run configs (smoke.yaml, …) live there too
         }
         var loaded: [SweepSpec] = []
         for p in paths {

@@ -19,11 +19,11 @@ enum CLI {
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 
     /// Starts `mimlab args` with stdout and stderr to files (a pipe could fill and block).
-    static func start(_ args: [String], in dir: URL, name: String = "out") throws -> (Process, () -> Output) {
+    static func start(_ args: [String], in dir: URL, name: String = "out", cwd: URL? = nil) throws -> (Process, () -> Output) {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
-        p.currentDirectoryURL = repoRoot
+        p.currentDirectoryURL = cwd ?? repoRoot
         var env = ProcessInfo.processInfo.environment
         env["MIMLAB_CACHE"] = dir.appendingPathComponent("cache").path
         env["MIMLAB_CODE_VERSION"] = "test"
@@ -42,8 +42,8 @@ enum CLI {
         })
     }
 
-    static func run(_ args: [String], in dir: URL, name: String = "out") throws -> Output {
-        try start(args, in: dir, name: name).1()
+    static func run(_ args: [String], in dir: URL, name: String = "out", cwd: URL? = nil) throws -> Output {
+        try start(args, in: dir, name: name, cwd: cwd).1()
     }
 
     static func tempDir() throws -> URL {
