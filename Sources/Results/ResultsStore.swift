@@ -112,7 +112,8 @@ public final class ResultsStore: @unchecked Sendable {
     // MARK: registering and reading runs
 
     /// Adds runs that are not in the database yet (as pending) and tags them with the sweep;
-    /// runs already known keep their status, whichever sweep recorded them.
+    /// runs already known keep their status, whichever sweep recorded them. The sweep's
+    /// membership becomes exactly `runs`.
     public func register(_ runs: [(id: String, config: String)], sweep: String) throws {
         try write { db in
             let now = Date().timeIntervalSince1970
@@ -120,6 +121,18 @@ public final class ResultsStore: @unchecked Sendable {
                 try db.execute(sql: "INSERT OR IGNORE INTO runs (id, config, status, created_at) VALUES (?, ?, 'pending', ?)",
                                arguments: [r.id, r.config, now])
                 try db.execute(sql: "INSERT OR IGNORE INTO run_sweeps (run_id, sweep) VALUES (?, ?)", arguments: [r.id, sweep])
+            }
+            // The sweep is what its spec says now: runs an earlier version of the spec asked
+            // for leave it. Those that never ran and no other sweep wants are forgotten;
+            // anything that ran (done or failed) stays in the database for `query`.
+            let current = Set(runs.map(\.id))
+            let linked = try String.fetchAll(db, sql: "SELECT run_id FROM run_sweeps WHERE sweep = ?", arguments: [sweep])
+            for id in linked where !current.contains(id) {
+                try db.execute(sql: "DELETE FROM run_sweeps WHERE run_id = ? AND sweep = ?", arguments: [id, sweep])
+                try db.execute(sql: """
+                    DELETE FROM runs WHERE id = ? AND status = 'pending'
+                      AND NOT EXISTS (SELECT 1 FROM run_sweeps WHERE run_id = runs.id)
+                    """, arguments: [id])
             }
         }
     }
