@@ -6,7 +6,7 @@ struct ResultsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "results",
         abstract: "Maintain the results database.",
-        subcommands: [ResultsCheckpointCommand.self])
+        subcommands: [ResultsCheckpointCommand.self, ResultsMergeCommand.self])
 }
 
 struct ResultsCheckpointCommand: ParsableCommand {
@@ -33,5 +33,42 @@ struct ResultsCheckpointCommand: ParsableCommand {
             print("\(db): checkpointed \(moved)/\(pages) log pages; integrity \(check); runs: \(summary)")
             if check != "ok" { Foundation.exit(1) }
         } catch { fail("\(error)") }
+    }
+}
+
+struct ResultsMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Fold result shards (one SQLite file per run, from Slurm array tasks) into the results database.",
+        discussion: """
+        Each DIR/<run id>.shard.sqlite is checked (SQLite integrity check, shard format, the \
+        complete marker, exactly one run), ingested in one transaction and moved to DIR/merged/, \
+        so merging again is cheap and changes nothing. A run the database has done is never \
+        overwritten; otherwise the shard's attempt replaces what the database has for the run. \
+        Shards that fail a check are listed with the reason and left where they are, as are \
+        .tmp files (tasks still writing, or that died); neither touches the database. Exits 1 \
+        when a shard failed, 0 otherwise.
+        """)
+
+    @Argument(help: "Directory of result shards.")
+    var dir: String
+
+    @Option(help: "Results database (SQLite); created when missing.")
+    var db: String = ResultsStore.defaultPath
+
+    func run() throws {
+        var isDir: ObjCBool = false
+        // Checked before the database is opened, which would create it for a mistyped DIR.
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            fail("\(dir): no such shard directory")
+        }
+        let report: MergeReport
+        do {
+            report = try ResultsStore(path: db).merge(shardsIn: dir)
+        } catch { fail("\(error)") }
+        for p in report.failed { print("failed: \(dir)/\(p.file): \(p.reason)") }
+        for p in report.incomplete { print("incomplete: \(dir)/\(p.file): \(p.reason)") }
+        print("\(dir) -> \(db): \(report.summary)")
+        if !report.failed.isEmpty { Foundation.exit(1) }
     }
 }
