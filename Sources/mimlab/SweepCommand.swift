@@ -163,7 +163,13 @@ struct SweepRunCommand: ParsableCommand {
             Parallel.threads = perWorker
             let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
                                      retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
-            let trap = SignalTrap { _ in worker.interrupt(); Foundation.exit(130) }
+            let trap = SignalTrap { _ in
+                let id = worker.currentRun
+                worker.interrupt()
+                FileHandle.standardError.write(Data(("\ninterrupted" + (id.map { ": run \($0) given back" } ?? "")
+                    + "; `mimlab sweep run` again resumes the sweep\n").utf8))
+                exitNow(130)
+            }
             let observer = LocalSweepObserver(spec: spec, plan: plan, verbose: true)
             do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
             trap.cancel()
@@ -193,7 +199,7 @@ struct SweepRunCommand: ParsableCommand {
         let trap = SignalTrap { sig in
             for c in children where c.isRunning { kill(c.processIdentifier, sig) }
             for c in children { c.waitUntilExit() }
-            Foundation.exit(130)
+            exitNow(130)
         }
         let ids = spec.runs.map(\.id)
         let toRun = Set(plan.toRun.map(\.run.id))
@@ -251,13 +257,13 @@ struct SweepWorkerCommand: ParsableCommand {
         do { store = try ResultsStore(path: options.db) } catch { fail("\(error)") }
         let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
                                  retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
-        let trap = SignalTrap { _ in worker.interrupt(); Foundation.exit(130) }
+        let trap = SignalTrap { _ in worker.interrupt(); exitNow(130) }
         // A runner killed with -9 cannot stop its workers; they notice they were orphaned and
         // stop too (their in-flight runs are then stale and run again by the next runner).
         if let parentPid {
             let watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.watchdog"))
             watchdog.schedule(deadline: .now() + 1, repeating: 1)
-            watchdog.setEventHandler { if getppid() != parentPid { Foundation.exit(137) } }
+            watchdog.setEventHandler { if getppid() != parentPid { exitNow(137) } }
             watchdog.resume()
         }
         let observer = LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] ")
@@ -334,4 +340,14 @@ final class SignalTrap {
         for s in sources { s.cancel() }
         for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
     }
+}
+
+/// Leaves at once from a signal or watchdog thread while the main thread may still be inside
+/// OpenBLAS: `exit` would run the process's destructors under it (a crash trace on Ctrl-C).
+/// Everything that matters is already committed (the claim was given back in its own
+/// transaction; SQLite's WAL is durable without a close).
+func exitNow(_ status: Int32) -> Never {
+    fflush(stdout)
+    fflush(stderr)
+    _exit(status)
 }
