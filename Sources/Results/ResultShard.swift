@@ -121,20 +121,11 @@ public struct ResultShard: Sendable {
             try queue.inTransaction(.immediate) { db in
                 let now = Date().timeIntervalSince1970
                 try db.execute(sql: "CREATE TABLE shard_meta (key TEXT PRIMARY KEY NOT NULL, value NOT NULL)")
-                try db.execute(sql: """
-                    INSERT INTO runs (id, config, status, attempts, host, pid, created_at, started_at, finished_at,
-                                      heartbeat_at, error, code_version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [run.id, run.config, run.status.rawValue, run.attempts, run.host, run.pid, now,
-                                     run.startedAt, run.finishedAt, run.finishedAt, run.error, run.codeVersion])
+                try run.insert(db, createdAt: now)
                 for sweep in Set(run.sweeps).sorted() {
                     try db.execute(sql: "INSERT INTO run_sweeps (run_id, sweep) VALUES (?, ?)", arguments: [run.id, sweep])
                 }
-                try ResultsStore.replaceHistory(db, id: run.id, metrics: metrics)
-                for (name, value) in results.sorted(by: { $0.key < $1.key }) {
-                    try db.execute(sql: "INSERT INTO results (run_id, name, value) VALUES (?, ?, ?)",
-                                   arguments: [run.id, name, value.isFinite ? value : nil])
-                }
+                try ResultsStore.replaceOutcome(db, id: run.id, results: results, metrics: metrics)
                 try db.execute(sql: "INSERT INTO shard_meta (key, value) VALUES ('format', ?), ('written_at', ?)",
                                arguments: [formatVersion, now])
                 // Last: a reader that finds the marker knows everything before it is there.
@@ -275,4 +266,16 @@ public struct ShardError: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public init(file: String, reason: String) { self.file = file; self.reason = reason }
     public var description: String { "\(file): \(reason)" }
+}
+
+extension ResultShard.Run {
+    /// The run's row, as a shard holds it and as merge adds it to a database that lacks it.
+    func insert(_ db: Database, createdAt: Double) throws {
+        try db.execute(sql: """
+            INSERT INTO runs (id, config, status, attempts, host, pid, created_at, started_at, finished_at,
+                              heartbeat_at, error, code_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, config, status.rawValue, attempts, host, pid, createdAt,
+                             startedAt, finishedAt, finishedAt, error, codeVersion])
+    }
 }

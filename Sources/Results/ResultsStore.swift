@@ -224,12 +224,7 @@ public final class ResultsStore: @unchecked Sendable {
     /// replacing anything an earlier (crashed) attempt left.
     public func complete(id: String, results: [String: Double], metrics: [MetricPoint]) throws {
         try write { db in
-            try ResultsStore.replaceHistory(db, id: id, metrics: metrics)
-            try db.execute(sql: "DELETE FROM results WHERE run_id = ?", arguments: [id])
-            for (name, value) in results.sorted(by: { $0.key < $1.key }) {
-                try db.execute(sql: "INSERT INTO results (run_id, name, value) VALUES (?, ?, ?)",
-                               arguments: [id, name, value.isFinite ? value : nil])
-            }
+            try ResultsStore.replaceOutcome(db, id: id, results: results, metrics: metrics)
             try db.execute(sql: "UPDATE runs SET status = 'done', finished_at = ?, heartbeat_at = ?, error = NULL WHERE id = ?",
                            arguments: [Date().timeIntervalSince1970, Date().timeIntervalSince1970, id])
         }
@@ -238,8 +233,7 @@ public final class ResultsStore: @unchecked Sendable {
     /// Records a failed run with its reason (and the history up to the failure).
     public func fail(id: String, error: String, metrics: [MetricPoint]) throws {
         try write { db in
-            try ResultsStore.replaceHistory(db, id: id, metrics: metrics)
-            try db.execute(sql: "DELETE FROM results WHERE run_id = ?", arguments: [id])
+            try ResultsStore.replaceOutcome(db, id: id, results: [:], metrics: metrics)
             try db.execute(sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
                            arguments: [Date().timeIntervalSince1970, error, id])
         }
@@ -253,7 +247,14 @@ public final class ResultsStore: @unchecked Sendable {
         }
     }
 
-    static func replaceHistory(_ db: Database, id: String, metrics: [MetricPoint]) throws {
+    /// A run's metric history and final results, replacing whatever an earlier attempt left
+    /// (non-finite values are stored as NULL).
+    static func replaceOutcome(_ db: Database, id: String, results: [String: Double], metrics: [MetricPoint]) throws {
+        try db.execute(sql: "DELETE FROM results WHERE run_id = ?", arguments: [id])
+        for (name, value) in results.sorted(by: { $0.key < $1.key }) {
+            try db.execute(sql: "INSERT INTO results (run_id, name, value) VALUES (?, ?, ?)",
+                           arguments: [id, name, value.isFinite ? value : nil])
+        }
         try db.execute(sql: "DELETE FROM metrics WHERE run_id = ?", arguments: [id])
         let stmt = try db.makeStatement(sql: "INSERT OR REPLACE INTO metrics (run_id, phase, step, name, value) VALUES (?, ?, ?, ?, ?)")
         for m in metrics {

@@ -119,12 +119,7 @@ extension ResultsStore {
                 return .conflict("run \(run.id) has another config in the database than in the shard")
             }
             if existing == nil {
-                try db.execute(sql: """
-                    INSERT INTO runs (id, config, status, attempts, host, pid, created_at, started_at, finished_at,
-                                      heartbeat_at, error, code_version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [run.id, run.config, run.status.rawValue, run.attempts, run.host, run.pid, shard.createdAt,
-                                     run.startedAt, run.finishedAt, run.finishedAt, run.error, run.codeVersion])
+                try run.insert(db, createdAt: shard.createdAt)
             }
             // Even for a run that is done already: the shard says which sweeps asked for it.
             for sweep in run.sweeps {
@@ -141,12 +136,7 @@ extension ResultsStore {
                     """, arguments: [run.status.rawValue, run.attempts, run.host, run.pid, run.startedAt, run.finishedAt,
                                      run.finishedAt, run.error, run.codeVersion, run.id])
             }
-            try ResultsStore.replaceHistory(db, id: run.id, metrics: shard.metrics)
-            try db.execute(sql: "DELETE FROM results WHERE run_id = ?", arguments: [run.id])
-            for (name, value) in shard.results.sorted(by: { $0.key < $1.key }) {
-                try db.execute(sql: "INSERT INTO results (run_id, name, value) VALUES (?, ?, ?)",
-                               arguments: [run.id, name, value.isFinite ? value : nil])
-            }
+            try ResultsStore.replaceOutcome(db, id: run.id, results: shard.results, metrics: shard.metrics)
             return .merged
         }
     }

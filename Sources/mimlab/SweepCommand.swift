@@ -160,19 +160,8 @@ struct SweepRunCommand: ParsableCommand {
         if todo == 0 && plan.count(.running) == 0 { return finish(spec, store: store) }
 
         if workers == 1 {
-            Parallel.threads = perWorker
-            let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
-                                     retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
-            let trap = SignalTrap { _ in
-                let id = worker.currentRun
-                worker.interrupt()
-                FileHandle.standardError.write(Data(("\ninterrupted" + (id.map { ": run \($0) given back" } ?? "")
-                    + "; `mimlab sweep run` again resumes the sweep\n").utf8))
-                exitNow(130)
-            }
-            let observer = LocalSweepObserver(spec: spec, plan: plan, verbose: true)
-            do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
-            trap.cancel()
+            runWorkerLoop(spec, store: store, threads: perWorker, retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
+                          observer: LocalSweepObserver(spec: spec, plan: plan, verbose: true))
         } else {
             runPool(spec, store: store, plan: plan, perWorker: perWorker)
         }
@@ -208,7 +197,11 @@ struct SweepRunCommand: ParsableCommand {
         while children.contains(where: \.isRunning) {
             Thread.sleep(forTimeInterval: 1)
             guard let records = try? store.records(ids: ids) else { continue }
-            let finished = toRun.filter { records[$0]?.status == .done || (records[$0]?.status == .failed && records[$0]?.attempts ?? 0 > 0 && (records[$0]?.finishedAt ?? 0) >= start.timeIntervalSince1970) }.count
+            // Failed before this sweep started = not finished by it (they are in toRun only on retry).
+            let finished = toRun.filter {
+                guard let r = records[$0] else { return false }
+                return r.status == .done || (r.status == .failed && (r.finishedAt ?? 0) >= start.timeIntervalSince1970)
+            }.count
             let failed = records.values.filter { $0.status == .failed }.count
             let running = records.values.filter { $0.status == .running }.count
             bar.update(finished, trailing: "\(running) running, \(failed) failed")
@@ -252,12 +245,8 @@ struct SweepWorkerCommand: ParsableCommand {
 
     func run() throws {
         let spec = options.load()
-        Parallel.threads = max(1, threads)
         let store: ResultsStore
         do { store = try ResultsStore(path: options.db) } catch { fail("\(error)") }
-        let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
-                                 retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
-        let trap = SignalTrap { _ in worker.interrupt(); exitNow(130) }
         // A runner killed with -9 cannot stop its workers; they notice they were orphaned and
         // stop too (their in-flight runs are then stale and run again by the next runner).
         if let parentPid {
@@ -266,10 +255,27 @@ struct SweepWorkerCommand: ParsableCommand {
             watchdog.setEventHandler { if getppid() != parentPid { exitNow(137) } }
             watchdog.resume()
         }
-        let observer = LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] ")
-        do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
-        trap.cancel()
+        runWorkerLoop(spec, store: store, threads: max(1, threads), retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
+                      observer: LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] "))
     }
+}
+
+/// Claims and runs the sweep's runs in this process until none is left. Ctrl-C or SIGTERM
+/// gives the run in flight back to the pool before exiting.
+func runWorkerLoop(_ spec: SweepSpec, store: ResultsStore, threads: Int, retryFailed: Bool, cache: String?, keepRuns: String?,
+                   observer: LocalSweepObserver) {
+    Parallel.threads = threads
+    let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
+                             retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
+    let trap = SignalTrap { _ in
+        let id = worker.currentRun
+        worker.interrupt()
+        FileHandle.standardError.write(Data(("\n\(observer.prefix)interrupted" + (id.map { ": run \($0) given back" } ?? "")
+            + "; `mimlab sweep run` again resumes the sweep\n").utf8))
+        exitNow(130)
+    }
+    do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
+    trap.cancel()
 }
 
 /// Progress of a sweep in this process: a line per run and, when verbose, a bar per phase.
