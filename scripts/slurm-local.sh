@@ -188,11 +188,19 @@ ensure_packages() {
 }
 
 # Start "$@" in the background as a daemon of ours: own session, our mark in its
-# environment, stdin/stdout/stderr away from the caller (a caller's $(...) must not
-# wait on them), pid recorded in DIR/run/NAME.pid.
+# environment, stdin/stdout/stderr away from the caller and every other inherited
+# descriptor closed (a caller waiting for EOF on a pipe or socket it gave us, as
+# $(...) or Foundation's Process do, must not wait on the daemons), pid recorded in
+# DIR/run/NAME.pid.
 start_daemon() {
   local name=$1; shift
-  env "$MARK" SLURM_CONF="$CONF" setsid "$@" </dev/null >"$DIR/log/$name.out" 2>&1 &
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+    done
+    exec env "$MARK" SLURM_CONF="$CONF" setsid "$@" </dev/null >"$DIR/log/$name.out" 2>&1
+  ) &
   echo $! >"$DIR/run/$name.pid"
 }
 

@@ -106,6 +106,7 @@ public final class ResultsStore: @unchecked Sendable {
                 FROM runs;
                 """)
         }
+        registerSlurmMigration(&m)
         return m
     }
 

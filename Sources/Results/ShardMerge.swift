@@ -19,6 +19,8 @@ public struct MergeReport: Sendable, Equatable {
     /// `.tmp` files: shards still being written, or left by a task that died before it finished.
     public var incomplete: [Problem] = []
 
+    public init() {}
+
     public var summary: String {
         "\(merged.count) merged, \(alreadyPresent.count) already present, \(failed.count) failed, \(incomplete.count) incomplete (.tmp)"
     }

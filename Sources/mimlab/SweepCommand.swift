@@ -17,9 +17,11 @@ struct SweepCommand: ParsableCommand {
 
           mimlab sweep plan experiments/table1-masking.yaml
           mimlab sweep run experiments/table1-masking.yaml --workers 2
+          mimlab sweep run experiments/table1-masking.yaml --backend slurm --time 30
           mimlab sweep status experiments/table1-masking.yaml
         """,
-        subcommands: [SweepPlanCommand.self, SweepRunCommand.self, SweepStatusCommand.self, SweepWorkerCommand.self])
+        subcommands: [SweepPlanCommand.self, SweepRunCommand.self, SweepStatusCommand.self, SweepWorkerCommand.self,
+                      SweepTaskCommand.self])
 }
 
 /// Options every sweep subcommand shares.
@@ -109,7 +111,7 @@ struct SweepStatusCommand: ParsableCommand {
 struct SweepRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run every run of a sweep that is not done yet (a local pool of workers).",
+        abstract: "Run every run of a sweep that is not done yet (a local pool of workers, or a Slurm job array).",
         discussion: """
         Runs that are done are skipped; runs left 'running' by a worker that died (Ctrl-C, \
         kill -9, a crash, a reboot) are detected and run again; failed runs (a diverged loss, \
@@ -119,6 +121,14 @@ struct SweepRunCommand: ParsableCommand {
         With --workers N, N worker processes each run one run at a time with cores/N BLAS \
         threads. Ctrl-C gives in-flight runs back to the pool; the next `sweep run` starts \
         them again from the beginning.
+
+        With --backend slurm, the runs that are missing go to the cluster as one job array \
+        (the sbatch script is written under slurm/ beside the database, to read or submit \
+        again). Each task makes one run and writes its result to a shard file; this command \
+        follows the queue and merges shards into the database as they land. Runs already \
+        queued or running on the cluster are never submitted twice; a task killed by its \
+        time limit or pre-empted resumes pre-training from its last checkpoint. Ctrl-C (or \
+        --detach) leaves the job running; `sweep run` again follows it.
         """)
 
     @OptionGroup var options: SweepOptions
@@ -138,8 +148,14 @@ struct SweepRunCommand: ParsableCommand {
     @Option(help: "Keep each run's checkpoint and results.json under DIR/<run id>.")
     var keepRuns: String?
 
+    @OptionGroup(title: "Backend") var backendOptions: BackendOptions
+
     func validate() throws {
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1 to 64") }
+        if backendOptions.backend == .slurm {
+            if workers != 1 { throw ValidationError("--workers: local only; with --backend slurm, --array-parallelism limits the tasks at once") }
+            if keepRuns != nil { throw ValidationError("--keep-runs: local only") }
+        }
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
     }
 
@@ -150,6 +166,7 @@ struct SweepRunCommand: ParsableCommand {
             store = try ResultsStore(path: options.db)
             try store.register(spec.runs.map { ($0.id, $0.canonicalJSON) }, sweep: spec.name)
         } catch { fail("\(error)") }
+        if backendOptions.backend == .slurm { return runSlurm(spec, store: store) }
         let plan: SweepPlan
         do { plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed) } catch { fail("\(error)") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -213,7 +230,9 @@ struct SweepRunCommand: ParsableCommand {
         }
     }
 
-    func finish(_ spec: SweepSpec, store: ResultsStore) {
+    /// Prints the sweep's summary; exits 1 when a run failed or, with
+    /// `exitStatusIfUnfinished`, with that status.
+    func finish(_ spec: SweepSpec, store: ResultsStore, exitStatusIfUnfinished: Int32? = nil) {
         let plan: SweepPlan
         do { plan = try SweepPlan.make(spec, store: store) } catch { fail("\(error)") }
         let failed = plan.entries.filter { $0.state == .failed }
@@ -226,6 +245,7 @@ struct SweepRunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("mimlab: \(failed.count) run(s) failed; `--retry-failed` runs them again\n".utf8))
             Foundation.exit(1)
         }
+        if let exitStatusIfUnfinished { Foundation.exit(exitStatusIfUnfinished) }
     }
 }
 

@@ -19,7 +19,8 @@ enum CLI {
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 
     /// Starts `mimlab args` with stdout and stderr to files (a pipe could fill and block).
-    static func start(_ args: [String], in dir: URL, name: String = "out", cwd: URL? = nil) throws -> (Process, () -> Output) {
+    static func start(_ args: [String], in dir: URL, name: String = "out", cwd: URL? = nil,
+                      env extra: [String: String] = [:]) throws -> (Process, () -> Output) {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -27,6 +28,7 @@ enum CLI {
         var env = ProcessInfo.processInfo.environment
         env["MIMLAB_CACHE"] = dir.appendingPathComponent("cache").path
         env["MIMLAB_CODE_VERSION"] = "test"
+        env.merge(extra) { _, new in new }
         p.environment = env
         let out = dir.appendingPathComponent("\(name).stdout"), err = dir.appendingPathComponent("\(name).stderr")
         FileManager.default.createFile(atPath: out.path, contents: nil)
@@ -42,8 +44,9 @@ enum CLI {
         })
     }
 
-    static func run(_ args: [String], in dir: URL, name: String = "out", cwd: URL? = nil) throws -> Output {
-        try start(args, in: dir, name: name, cwd: cwd).1()
+    static func run(_ args: [String], in dir: URL, name: String = "out", cwd: URL? = nil,
+                    env extra: [String: String] = [:]) throws -> Output {
+        try start(args, in: dir, name: name, cwd: cwd, env: extra).1()
     }
 
     static func tempDir() throws -> URL {

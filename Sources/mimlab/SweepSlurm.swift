@@ -1,0 +1,175 @@
+import ArgumentParser
+import Foundation
+import Results
+import Sweep
+import Tensor
+import Train
+
+enum Backend: String, ExpressibleByArgument, CaseIterable {
+    case local, slurm
+}
+
+/// `sweep run` options that say where runs are made, and how a Slurm job array asks for them.
+struct BackendOptions: ParsableArguments {
+    @Option(help: "Where the runs are made: local (worker processes on this machine) or slurm (one job array on the cluster).")
+    var backend: Backend = .local
+
+    @Option(help: "Slurm: partition (default: the cluster's default partition).")
+    var partition: String?
+
+    @Option(help: "Slurm: time limit per task (MINUTES, HH:MM:SS or D-HH:MM:SS). A task that reaches it resumes from its last checkpoint when resubmitted.")
+    var time: String?
+
+    @Option(help: "Slurm: at most K array tasks at once (--array=0-N%K).")
+    var arrayParallelism: Int?
+
+    @Option(parsing: .unconditionalSingleValue,
+            help: "Slurm: one more sbatch option for the script, e.g. --sbatch-arg --mem=4G (repeatable).")
+    var sbatchArg: [String] = []
+
+    @Flag(help: "Slurm: submit and return at once; `sweep run` again follows the job and merges its results.")
+    var detach = false
+
+    @Option(help: "Slurm: directory of the sbatch scripts, task logs, result shards and checkpoints (default: slurm/ beside --db).")
+    var slurmDir: String?
+
+    @Option(help: "Slurm: pre-training steps between checkpoints of a task.")
+    var checkpointEvery: Int = 50
+
+    @Option(help: "Slurm: seconds between looks at the queue and the shards.")
+    var poll: Double = 5
+
+    func validate() throws {
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every \(checkpointEvery): must be at least 1 step") }
+        guard poll > 0 else { throw ValidationError("--poll \(poll): must be more than 0 seconds") }
+        if backend == .local {
+            let slurmOnly = [partition != nil ? "--partition" : nil, time != nil ? "--time" : nil,
+                             arrayParallelism != nil ? "--array-parallelism" : nil, sbatchArg.isEmpty ? nil : "--sbatch-arg",
+                             detach ? "--detach" : nil, slurmDir != nil ? "--slurm-dir" : nil].compactMap { $0 }
+            if !slurmOnly.isEmpty {
+                throw ValidationError("\(slurmOnly.joined(separator: ", ")): only with --backend slurm")
+            }
+        }
+    }
+}
+
+extension SweepRunCommand {
+    /// `sweep run --backend slurm`: merge what has come back, submit what is missing as one
+    /// job array, then follow the queue (or return, with --detach) merging shards as they land.
+    func runSlurm(_ spec: SweepSpec, store: ResultsStore) {
+        let b = backendOptions
+        let resources = SlurmSubmission.Resources(partition: b.partition, time: b.time, arrayParallelism: b.arrayParallelism,
+                                                  cpusPerTask: threads ?? 1, extraArgs: b.sbatchArg)
+        do { try resources.validate() } catch { fail("\(error)") }
+        let root = b.slurmDir ?? SlurmSweep.defaultRoot(dbPath: options.db)
+        let sweep = SlurmSweep(spec: spec, store: store, root: root, identity: WorkerIdentity(codeVersion: CodeVersion.current))
+        let say = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+        var reported = Set<String>()
+        func show(_ report: MergeReport) {
+            if !report.merged.isEmpty { say("merged \(report.merged.count) result shard(s) into \(options.db)") }
+            for p in report.failed where reported.insert(p.file).inserted {
+                say("mimlab: warning: \(sweep.shardsDir)/\(p.file): \(p.reason) (left in place; the database is untouched)")
+            }
+        }
+        do { show(try sweep.merge()) } catch { fail("\(error)") }
+
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let command = (["mimlab"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        let submitOptions = SlurmSweep.SubmitOptions(
+            resources: resources, retryFailed: retryFailed, executable: exe,
+            cacheDir: cache ?? RunDataFactory.defaultCacheDir(), checkpointEvery: b.checkpointEvery,
+            codeVersion: CodeVersion.current, command: command)
+        do {
+            if let s = try sweep.submitMissing(submitOptions) {
+                say("submitted job \(s.jobID): \(s.runIDs.count) task(s), script \(s.submission.scriptPath)")
+                say("  task logs: \(s.submission.logDirectory)/\(s.jobID)_<index>.out; shards: \(sweep.shardsDir)")
+            } else {
+                say("nothing to submit: every run of the sweep is done, failed, or already queued or running")
+            }
+        } catch { fail("\(error)") }
+
+        if b.detach {
+            say("detached: `mimlab sweep run \(options.spec) --backend slurm` again follows the job and merges its results "
+                + "(`mimlab sweep status \(options.spec)` shows the database)")
+            return
+        }
+
+        let trap = SignalTrap { _ in
+            say("\nstopped following; the job keeps running on the cluster. `mimlab sweep run \(options.spec) --backend slurm` "
+                + "follows it again (nothing is submitted twice) and merges its results")
+            exitNow(130)
+        }
+        let bar = ProgressBar("sweep \(spec.name) (slurm)", total: Set(spec.runs.map(\.id)).count, unit: "run")
+        do {
+            try sweep.follow(pollInterval: b.poll) { p, report in
+                show(report)
+                let jobs = p.jobs.isEmpty ? "" : ", job \(p.jobs.joined(separator: ","))"
+                bar.update(p.done + p.failed, trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
+            }
+        } catch { fail("\(error)") }
+        bar.finish()
+        trap.cancel()
+
+        let unfinished: [SlurmSweep.Unfinished]
+        do { unfinished = try sweep.unfinished() } catch { fail("\(error)") }
+        for u in unfinished {
+            let task = u.task?.taskID.map { "task \($0)" } ?? "no task"
+            say("no result for run \(u.run.id) \(describe(u.run, axes: spec.axes)) (\(task)): \(u.reason)"
+                + (u.log.map { "; log \($0)" } ?? ""))
+        }
+        if !unfinished.isEmpty {
+            say("mimlab: \(unfinished.count) run(s) ended without a result; `mimlab sweep run \(options.spec) --backend slurm` "
+                + "submits them again (pre-training resumes from its last checkpoint)")
+        }
+        finish(spec, store: store, exitStatusIfUnfinished: unfinished.isEmpty ? nil : 1)
+    }
+}
+
+/// One task of a sweep's Slurm job array (written into the sbatch script; not meant to be typed).
+struct SweepTaskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "task", abstract: "Run one task of a sweep's Slurm job array.", shouldDisplay: false)
+
+    @Argument(help: "The submission's tasks.json.")
+    var taskList: String
+
+    @Option(help: "Task index (default: $SLURM_ARRAY_TASK_ID).")
+    var index: Int?
+
+    @Option(help: "Compute threads.")
+    var threads: Int = 1
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        guard let index = index ?? env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) else {
+            fail("sweep task: no --index and no SLURM_ARRAY_TASK_ID")
+        }
+        let restarts = env["SLURM_RESTART_COUNT"].flatMap(Int.init) ?? 0
+        let runner: SlurmTaskRunner
+        do { runner = try SlurmTaskRunner(listPath: taskList, index: index, restartCount: restarts) } catch { fail("\(error)") }
+        Parallel.threads = max(1, threads)
+        let name = env["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(index)" } ?? "task \(index)"
+        let say = { (s: String) in FileHandle.standardError.write(Data(("mimlab \(name): " + s + "\n").utf8)) }
+        say("run \(runner.task.id) of sweep \(runner.list.sweep), attempt \(runner.task.attempt + restarts), "
+            + "\(threads) thread(s) on \(WorkerIdentity.hostName)")
+        let trap = SignalTrap { sig in
+            runner.requestStop()
+            say("signal \(sig): stopping without a result; the run is submitted again by the next `sweep run`")
+            exitNow(143)
+        }
+        let outcome: SlurmTaskRunner.Outcome
+        do { outcome = try runner.run(observer: ProgressObserver(), codeVersion: CodeVersion.current) } catch {
+            say("error: \(error)")
+            exitNow(1)
+        }
+        trap.cancel()
+        switch outcome {
+        case .recorded(.done(let r), let shard):
+            let ft = r["finetune.top1"].map { String(format: "finetune %.1f%%", $0) } ?? ""
+            say("done \(ft); shard \(shard)")
+        case .recorded(.failed(let reason), let shard):
+            say("run failed: \(reason); shard \(shard)")
+        }
+    }
+}
