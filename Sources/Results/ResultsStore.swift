@@ -36,8 +36,24 @@ public final class ResultsStore: @unchecked Sendable {
             }
             writer = pool
         } catch {
-            throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))")
+            throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))"
+                               + (ResultsStore.whyNotWritable(path).map { " (\($0))" } ?? ""))
         }
+    }
+
+    /// Why SQLite may not write the database here, in words: SQLite's own "unable to open
+    /// database file" does not say that the file, or the directory its journal goes to, is
+    /// read-only.
+    static func whyNotWritable(_ path: String) -> String? {
+        let dir = (path as NSString).deletingLastPathComponent
+        for (p, what) in [(path, "the file"), (dir.isEmpty ? "." : dir, "its directory")] {
+            guard FileManager.default.fileExists(atPath: p) else { continue }
+            if access(p, W_OK) != 0 {
+                let reason = errno == EROFS ? "a read-only file system" : String(cString: strerror(errno))
+                return "\(what) is not writable: \(reason); sweeps need to write the database"
+            }
+        }
+        return nil
     }
 
     static func describe(_ error: Error) -> String {

@@ -167,9 +167,9 @@ struct SweepTaskCommand: ParsableCommand {
         switch outcome {
         case .recorded(.done(let r), let shard):
             let ft = r["finetune.top1"].map { String(format: "finetune %.1f%%", $0) } ?? ""
-            say("done \(ft); shard \(shard)")
+            say("done \(runner.task.id) \(ft); shard \(shard)")
         case .recorded(.failed(let reason), let shard):
-            say("run failed: \(reason); shard \(shard)")
+            say("FAILED \(runner.task.id): \(reason); shard \(shard)")
         }
     }
 }

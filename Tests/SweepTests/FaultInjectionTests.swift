@@ -1,0 +1,358 @@
+import XCTest
+import Results
+import Sweep
+
+/// What clusters and machines do to sweeps, done to real ones on both backends: kill -9 of
+/// a runner or a worker at random points, a Slurm task killed, cancelled, timed out or
+/// pre-empted, two overlapping sweeps at once, corrupt and truncated shards, a full disk, a
+/// read-only database. After each fault the next `sweep run` must finish the sweep with no
+/// run lost, none made twice and the database sound. The suite ends by printing the tally.
+final class FaultInjectionTests: XCTestCase {
+    nonisolated(unsafe) static var cluster: LocalSlurm?
+    nonisolated(unsafe) static var tally = (faults: 0, lost: 0, duplicates: 0, audits: 0)
+    /// Seeds the "random points" of the kill tests; set MIMLAB_FAULT_SEED to replay a failure.
+    static let seed = UInt64(ProcessInfo.processInfo.environment["MIMLAB_FAULT_SEED"] ?? "") ?? 20261123
+
+    var dir: URL!
+    var rng = SplitMix(seed: FaultInjectionTests.seed)
+
+    override class func setUp() {
+        super.setUp()
+        do { cluster = try LocalSlurm.up() } catch { print("error: \(error)") }
+    }
+
+    override class func tearDown() {
+        let t = tally
+        print("fault-injection suite: \(t.faults) faults injected, \(t.lost) runs lost, \(t.duplicates) duplicates "
+              + "(\(t.audits) recoveries audited; seed \(seed))")
+        cluster?.down()
+        cluster = nil
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        guard FaultInjectionTests.cluster != nil else { throw TestError("no local Slurm cluster (see the error above)") }
+        dir = try CLI.tempDir()
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    var slurm: LocalSlurm { FaultInjectionTests.cluster! }
+    var db: String { dir.appendingPathComponent("results.sqlite").path }
+    var slurmRoot: URL { dir.appendingPathComponent("slurm") }
+
+    func injected(_ n: Int = 1) { FaultInjectionTests.tally.faults += n }
+
+    // MARK: running sweeps
+
+    func local(_ spec: String, _ extra: [String] = [], name: String) throws -> (Process, () -> CLI.Output) {
+        try CLI.start(["sweep", "run", spec, "--db", db] + extra, in: dir, name: name)
+    }
+
+    func viaSlurm(_ spec: String, _ extra: [String] = [], name: String) throws -> (Process, () -> CLI.Output) {
+        try CLI.start(["sweep", "run", spec, "--db", db, "--backend", "slurm", "--threads", "1", "--poll", "0.3",
+                       "--slurm-dir", slurmRoot.path] + extra, in: dir, name: name, env: slurm.env)
+    }
+
+    func records(_ spec: String) throws -> [String: RunRecord] {
+        try ResultsStore(path: db).records(ids: SweepSpec.load(path: spec).runs.map(\.id))
+    }
+
+    /// The recovery: the next `sweep run` (same backend) finishes what the fault left.
+    @discardableResult
+    func recover(_ spec: String, slurm useSlurm: Bool, name: String = "recover") throws -> CLI.Output {
+        let out = try (useSlurm ? viaSlurm(spec, name: name) : local(spec, name: name)).1()
+        XCTAssertEqual(out.status, 0, "\(name): \(out.stderr)")
+        return out
+    }
+
+    // MARK: the audit
+
+    /// No run of the specs lost (each done), none made twice (each finished by exactly one
+    /// execution, counted from every runner's and every task's output), one row per run,
+    /// `PRAGMA integrity_check` ok. Adds to the suite's tally.
+    func audit(_ specs: [String], db: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+        var ids = Set<String>()
+        for s in specs { ids.formUnion(try SweepSpec.load(path: s).runs.map(\.id)) }
+        let store = try ResultsStore(path: db ?? self.db)
+        XCTAssertEqual(try store.integrityCheck(), "ok", file: file, line: line)
+        let recs = try store.records(ids: Array(ids))
+        let lost = ids.filter { recs[$0]?.status != .done }
+        XCTAssertEqual(try store.rowCounts()["runs"], ids.count, "runs rows", file: file, line: line)
+        let results = try store.results(ids: Array(ids))
+        for id in ids where recs[id]?.status == .done {
+            XCTAssertNotNil(results[id]?["finetune.top1"], "\(id) done without results", file: file, line: line)
+        }
+        // Every "done <id>" a runner, pool worker or Slurm task printed is one execution that finished the run.
+        var text = ""
+        let files = (FileManager.default.enumerator(atPath: dir.path)?.allObjects as? [String]) ?? []
+        for f in files where f.hasSuffix(".stderr") || f.hasSuffix(".out") {
+            text += (try? String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)) ?? ""
+        }
+        var duplicates = 0
+        for id in ids {
+            let finished = text.components(separatedBy: "done \(id)").count - 1
+            if finished > 1 { duplicates += finished - 1 }
+        }
+        XCTAssertEqual(lost.sorted(), [], "runs lost", file: file, line: line)
+        XCTAssertEqual(duplicates, 0, "runs made twice", file: file, line: line)
+        FaultInjectionTests.tally.lost += lost.count
+        FaultInjectionTests.tally.duplicates += duplicates
+        FaultInjectionTests.tally.audits += 1
+    }
+
+    // MARK: processes
+
+    /// Pids of the Slurm tasks (`mimlab sweep task`) of this test, by `<job>_<index>`.
+    func taskProcesses() -> [String: Int32] {
+        var out: [String: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry),
+                  let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+            let args = cmd.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard args.count >= 3, args[1] == "sweep", args[2] == "task", args.contains(where: { $0.hasPrefix(dir.path) }) else { continue }
+            var vars: [String: String] = [:]
+            for kv in env.split(separator: 0).map({ String(decoding: $0, as: UTF8.self) }) {
+                if let eq = kv.firstIndex(of: "=") { vars[String(kv[..<eq])] = String(kv[kv.index(after: eq)...]) }
+            }
+            if let job = vars["SLURM_ARRAY_JOB_ID"], let task = vars["SLURM_ARRAY_TASK_ID"] { out["\(job)_\(task)"] = pid }
+        }
+        return out
+    }
+
+    func sleepRandomly(_ range: ClosedRange<Double>) -> Double {
+        let t = range.lowerBound + Double(rng.next() % 10_000) / 10_000 * (range.upperBound - range.lowerBound)
+        Thread.sleep(forTimeInterval: t)
+        return t
+    }
+
+    /// A tmpfs of `kilobytes` mounted at `path` (created), unmounted by the caller via the returned closure.
+    func tmpfs(at path: URL, kilobytes: Int) throws -> () -> Void {
+        try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+        let out = try LocalSlurm.shell(["mount", "-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path.path])
+        guard out.status == 0 else { throw TestError("mount tmpfs at \(path.path): \(out.stderr)") }
+        return { _ = try? LocalSlurm.shell(["umount", "-l", path.path]) }
+    }
+
+    // MARK: local backend
+
+    /// kill -9 of the local runner at random moments, three times over, then a clean run.
+    func testKillNineOfTheLocalRunnerAtRandomPoints() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5, 0.6, 0.7]}]\n")
+        for k in 0..<3 {
+            let (p, _) = try local(spec, name: "killed-\(k)")
+            _ = sleepRandomly(0.5...3.0)
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            injected()
+        }
+        try recover(spec, slurm: false)
+        try audit([spec])
+    }
+
+    /// kill -9 of one worker of a `--workers 2` pool mid-run: the pool finishes without it.
+    func testKillNineOfAPoolWorker() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 4}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5, 0.6]}]\n")
+        let (p, out) = try local(spec, ["--workers", "2"], name: "pool")
+        var victim: Int32 = 0
+        try CLI.wait("a worker running a run") {
+            let running = try records(spec).values.first { $0.status == .running && $0.pid != Int(p.processIdentifier) }
+            victim = Int32(running?.pid ?? 0)
+            return victim > 0
+        }
+        kill(victim, SIGKILL)
+        injected()
+        let pool = out()
+        XCTAssert(pool.stderr.contains("exited with status"), pool.stderr)
+        try recover(spec, slurm: false)
+        try audit([spec])
+    }
+
+    /// Two local sweeps whose specs share runs, started at once.
+    func testOverlappingLocalSweepsAtOnce() throws {
+        let a = try CLI.writeSpec(dir, name: "a", "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5]}]\n")
+        let b = try CLI.writeSpec(dir, name: "b", "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.4, 0.5, 0.6]}]\n")
+        let (_, outA) = try local(a, name: "sweep-a")
+        let (_, outB) = try local(b, name: "sweep-b")
+        injected()
+        for o in [outA(), outB()] { XCTAssertEqual(o.status, 0, o.stderr) }
+        try audit([a, b])
+    }
+
+    /// The disk under the database fills up mid-sweep: the runner stops with a clear error,
+    /// the database stays sound, and the sweep finishes once there is room again.
+    func testFullDiskUnderTheDatabase() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 6}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5, 0.6]}]\n")
+        let disk = dir.appendingPathComponent("disk")
+        let unmount = try tmpfs(at: disk, kilobytes: 4096)
+        defer { unmount() }
+        let dbOnDisk = disk.appendingPathComponent("results.sqlite").path
+        let (p, out) = try CLI.start(["sweep", "run", spec, "--db", dbOnDisk], in: dir, name: "full")
+        try CLI.wait("the first run done") {
+            (try? ResultsStore(path: dbOnDisk).countsByStatus()[.done]).map { $0 >= 1 } ?? false
+        }
+        // Fill what is left, so the next result cannot be written.
+        let filler = disk.appendingPathComponent("filler")
+        _ = try LocalSlurm.shell(["dd", "if=/dev/zero", "of=\(filler.path)", "bs=4k", "status=none"])
+        injected()
+        let full = out()
+        _ = p
+        XCTAssertEqual(full.status, 2, full.stderr)
+        XCTAssert(full.stderr.contains("full"), full.stderr)
+        XCTAssertFalse(full.stderr.contains("Fatal error"), full.stderr)
+        try FileManager.default.removeItem(at: filler)
+        let again = try CLI.run(["sweep", "run", spec, "--db", dbOnDisk], in: dir, name: "recover")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        try audit([spec], db: dbOnDisk)
+    }
+
+    /// A read-only database (a read-only mount: root ignores file modes) is refused with a
+    /// clear error and left as it was; once writable, the sweep finishes.
+    func testReadOnlyDatabase() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.3, 0.4]}]\n")
+        let disk = dir.appendingPathComponent("ro")
+        let unmount = try tmpfs(at: disk, kilobytes: 8192)
+        defer { unmount() }
+        let dbOnDisk = disk.appendingPathComponent("results.sqlite").path
+        let first = try CLI.run(["sweep", "run", spec, "--db", dbOnDisk], in: dir, name: "first")
+        XCTAssertEqual(first.status, 0, first.stderr)
+        // A new spec on the same database: its runs are missing.
+        let more = try CLI.writeSpec(dir, name: "more", "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5, 0.6]}]\n")
+        let before = try Data(contentsOf: URL(fileURLWithPath: dbOnDisk))
+        XCTAssertEqual(try LocalSlurm.shell(["mount", "-o", "remount,ro", disk.path]).status, 0)
+        injected()
+        for backend in [[], ["--backend", "slurm", "--slurm-dir", slurmRoot.path]] {
+            let ro = try CLI.run(["sweep", "run", more, "--db", dbOnDisk] + backend, in: dir, name: "readonly", env: slurm.env)
+            XCTAssertEqual(ro.status, 2, ro.stderr)
+            XCTAssert(ro.stderr.contains(dbOnDisk) && ro.stderr.contains("read-only file system"), ro.stderr)
+            XCTAssertFalse(ro.stderr.contains("Fatal error"), ro.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dbOnDisk)), before)
+        XCTAssertEqual(try LocalSlurm.shell(["mount", "-o", "remount,rw", disk.path]).status, 0)
+        let again = try CLI.run(["sweep", "run", more, "--db", dbOnDisk], in: dir, name: "recover")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        try audit([spec, more], db: dbOnDisk)
+    }
+
+    // MARK: Slurm backend
+
+    /// kill -9 of `sweep run --backend slurm` while its job runs: the tasks go on; the next
+    /// run submits nothing and merges their results.
+    func testKillNineOfTheSlurmRunner() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 6}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5, 0.6]}]\n")
+        let (p, _) = try viaSlurm(spec, name: "killed")
+        try CLI.wait("the job submitted") {
+            let ids = try SweepSpec.load(path: spec).runs.map(\.id)
+            return ((try? ResultsStore(path: db).slurmTasks(ids: ids)) ?? [:]).values.contains { $0.jobID != nil }
+        }
+        _ = sleepRandomly(0.2...2.0)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        injected()
+        let out = try recover(spec, slurm: true)
+        XCTAssert(out.stderr.contains("nothing to submit"), out.stderr)
+        try audit([spec])
+    }
+
+    /// One task's mimlab killed with -9 (a node lost, the OOM killer), and another task
+    /// cancelled with scancel: both runs are reported without a result, and the next
+    /// `sweep run` submits just those two.
+    func testKilledAndCancelledTasksAreSubmittedAgain() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 12}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5, 0.6]}]\n")
+        let (_, out) = try viaSlurm(spec, name: "faulty")
+        var tasks: [String: Int32] = [:]
+        try CLI.wait("two tasks running", timeout: 60) {
+            tasks = taskProcesses()
+            return tasks.count >= 2
+        }
+        let victims = tasks.keys.sorted().prefix(2)
+        kill(tasks[victims.first!]!, SIGKILL)
+        try slurm.run("scancel", [victims.last!])
+        injected(2)
+        let first = out()
+        XCTAssertEqual(first.status, 1, first.stderr)
+        XCTAssert(first.stderr.contains("2 run(s) ended without a result"), first.stderr)
+        XCTAssert(first.stderr.contains("CANCELLED"), first.stderr)
+        let again = try recover(spec, slurm: true)
+        XCTAssert(again.stderr.contains("submitted job") && again.stderr.contains(": 2 task(s)"), again.stderr)
+        try audit([spec])
+    }
+
+    /// Two Slurm sweeps whose specs share runs, started at once: no shared run is submitted twice.
+    func testOverlappingSlurmSweepsAtOnce() throws {
+        let a = try CLI.writeSpec(dir, name: "a", "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5]}]\n")
+        let b = try CLI.writeSpec(dir, name: "b", "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.4, 0.5, 0.6]}]\n")
+        let (_, outA) = try viaSlurm(a, name: "sweep-a")
+        let (_, outB) = try viaSlurm(b, name: "sweep-b")
+        injected()
+        for o in [outA(), outB()] { XCTAssertEqual(o.status, 0, o.stderr) }
+        let submitted = try String(contentsOf: dir.appendingPathComponent("sweep-a.stderr"), encoding: .utf8)
+            + String(contentsOf: dir.appendingPathComponent("sweep-b.stderr"), encoding: .utf8)
+        let counts = submitted.split(separator: "\n").compactMap { line -> Int? in
+            guard line.hasPrefix("submitted job"), let r = line.range(of: ": ") else { return nil }
+            return Int(line[r.upperBound...].prefix { $0.isNumber })
+        }
+        XCTAssertEqual(counts.reduce(0, +), 4, "tasks submitted in all: \(submitted)")
+        try audit([a, b])
+    }
+
+    /// A corrupt shard and a truncated one wait in the shard directory: merge refuses both
+    /// (the database untouched by them), their runs are made again and replace them.
+    func testCorruptAndTruncatedShards() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5]}]\n")
+        let ids = try SweepSpec.load(path: spec).runs.map(\.id)
+        // A real shard of the third run, from a sweep elsewhere, cut short.
+        let other = dir.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        let made = try CLI.run(["sweep", "run", spec, "--db", other.appendingPathComponent("o.sqlite").path, "--backend", "slurm",
+                                "--threads", "1", "--poll", "0.3", "--slurm-dir", other.appendingPathComponent("slurm").path],
+                               in: other, name: "other", env: slurm.env)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let real = try Data(contentsOf: other.appendingPathComponent("slurm/shards/merged/\(ids[2]).shard.sqlite"))
+        let shards = slurmRoot.appendingPathComponent("shards")
+        try FileManager.default.createDirectory(at: shards, withIntermediateDirectories: true)
+        try Data("this is not a database".utf8).write(to: shards.appendingPathComponent("\(ids[0]).shard.sqlite"))
+        try real.prefix(real.count / 2).write(to: shards.appendingPathComponent("\(ids[2]).shard.sqlite"))
+        try FileManager.default.removeItem(at: other)
+        injected(2)
+        let out = try recover(spec, slurm: true)
+        XCTAssert(out.stderr.contains("not an SQLite database"), out.stderr)
+        XCTAssert(out.stderr.contains("truncated"), out.stderr)
+        XCTAssert(out.stderr.contains(": 3 task(s)"), out.stderr)
+        try audit([spec])
+    }
+
+    /// The shard directory is on a disk that fills up: the tasks fail to write their shards
+    /// and say so; once there is room, the next `sweep run` makes those runs again.
+    func testFullDiskUnderTheShards() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.3, 0.4]}]\n")
+        let shards = slurmRoot.appendingPathComponent("shards")
+        let unmount = try tmpfs(at: shards, kilobytes: 1024)
+        defer { unmount() }
+        let filler = shards.appendingPathComponent("filler")
+        _ = try LocalSlurm.shell(["dd", "if=/dev/zero", "of=\(filler.path)", "bs=4k", "status=none"])
+        injected()
+        let full = try viaSlurm(spec, name: "full").1()
+        XCTAssertEqual(full.status, 1, full.stderr)
+        XCTAssert(full.stderr.contains("2 run(s) ended without a result"), full.stderr)
+        XCTAssert(full.stderr.contains("full"), full.stderr)
+        XCTAssertEqual(try ResultsStore(path: db).integrityCheck(), "ok")
+        try FileManager.default.removeItem(at: filler)
+        try recover(spec, slurm: true)
+        try audit([spec])
+    }
+}
+
+/// A small seeded generator (SplitMix64) for the random moments faults strike at.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
