@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # slurm-local.sh: a real single-node Slurm cluster on loopback, for tests and CI.
 #
-#   scripts/slurm-local.sh up DIR     install Slurm/MUNGE when missing, start munged,
+#   scripts/slurm-local.sh up DIR     install Slurm/MUNGE when missing (setup.sh), start munged,
 #                                     slurmctld and slurmd with all state under DIR,
 #                                     wait for the node to be idle, and print the
 #                                     client environment:
@@ -159,29 +159,8 @@ ensure_packages() {
     command -v "$b" >/dev/null 2>&1 || missing+=("$b")
   done
   ((${#missing[@]})) || return 0
-  say "missing ${missing[*]}; installing slurmctld slurmd slurm-client munge"
-  local SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  # The packages' postinst scripts would start the system's munge/slurm services
-  # where there is no systemd; a policy-rc.d that says 101 stops them (Docker-style
-  # images already have one).
-  local made_policy=""
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-    $SUDO chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  local rc=0
-  {
-    $SUDO apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      slurmctld slurmd slurm-client munge
-  } >"${TMPDIR:-/tmp}/slurm-local-apt.log" 2>&1 || rc=$?
-  [ -z "$made_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
-  if [ "$rc" -ne 0 ]; then
-    tail -n 30 "${TMPDIR:-/tmp}/slurm-local-apt.log" >&2
-    die "apt-get install failed (exit $rc); full log: ${TMPDIR:-/tmp}/slurm-local-apt.log"
-  fi
+  say "missing ${missing[*]}; running scripts/setup.sh"
+  "$(dirname "$(realpath "$0")")/setup.sh" >&2 || die "scripts/setup.sh failed"
   for b in munged slurmctld slurmd slurmstepd sbatch squeue sinfo scancel; do
     command -v "$b" >/dev/null 2>&1 || die "$b still missing after installing the packages"
   done

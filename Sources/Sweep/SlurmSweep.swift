@@ -136,7 +136,7 @@ public final class SlurmSweep {
         let records = try store.records(ids: ids)
         let slurm = try store.slurmTasks(ids: ids)
         let queue = try client.queue(jobs: Array(Set(slurm.values.compactMap(\.jobID))))
-        var p = Progress(total: ids.count)
+        var p = Progress(total: Set(ids).count)
         let now = Date().timeIntervalSince1970
         var jobs = Set<String>()
         for id in Set(ids) {

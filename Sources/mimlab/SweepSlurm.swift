@@ -75,7 +75,8 @@ extension SweepRunCommand {
         do { show(try sweep.merge()) } catch { fail("\(error)") }
 
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let command = (["mimlab"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+        let command = "(cd \(FileManager.default.currentDirectoryPath) && "
+            + (["mimlab"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + ")"
         let submitOptions = SlurmSweep.SubmitOptions(
             resources: resources, retryFailed: retryFailed, executable: exe,
             cacheDir: cache ?? RunDataFactory.defaultCacheDir(), checkpointEvery: b.checkpointEvery,
@@ -100,15 +101,22 @@ extension SweepRunCommand {
                 + "follows it again (nothing is submitted twice) and merges its results")
             exitNow(130)
         }
-        let bar = ProgressBar("sweep \(spec.name) (slurm)", total: Set(spec.runs.map(\.id)).count, unit: "run")
+        // The bar counts the runs this invocation waits for; those finished before it are not its work.
+        var bar: ProgressBar?
+        var finishedBefore = 0
         do {
             try sweep.follow(pollInterval: b.poll) { p, report in
                 show(report)
+                if bar == nil {
+                    finishedBefore = p.done + p.failed
+                    bar = ProgressBar("sweep \(spec.name) (slurm)", total: p.total - finishedBefore, unit: "run")
+                }
                 let jobs = p.jobs.isEmpty ? "" : ", job \(p.jobs.joined(separator: ","))"
-                bar.update(p.done + p.failed, trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
+                bar?.update(max(0, p.done + p.failed - finishedBefore),
+                            trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
             }
         } catch { fail("\(error)") }
-        bar.finish()
+        bar?.finish()
         trap.cancel()
 
         let unfinished: [SlurmSweep.Unfinished]
