@@ -72,19 +72,28 @@ public final class AdamW {
         return out
     }()
 
-    /// Moments for checkpoints: `exp_avg.<name>`, `exp_avg_sq.<name>`.
+    /// Moments for checkpoints: `exp_avg.<name>`, `exp_avg_sq.<name>` (shared storage, not
+    /// copies). With `step` they are everything `update` carries from one call to the next.
     public var state: [String: Tensor] {
         var s: [String: Tensor] = [:]
         for (i, p) in parameters.enumerated() { s["exp_avg." + p.name] = m[i]; s["exp_avg_sq." + p.name] = v[i] }
         return s
     }
 
+    /// Restores `state` and `step`. Every moment is checked before any is copied, so a
+    /// state that does not fit leaves the optimiser as it was.
     public func loadState(_ s: [String: Tensor], step: Int) throws {
-        for (i, p) in parameters.enumerated() {
-            guard let a = s["exp_avg." + p.name], let b = s["exp_avg_sq." + p.name],
-                  a.count == p.count, b.count == p.count else { throw ModelError.missingParameter("exp_avg." + p.name) }
-            m[i].data.update(from: a.data, count: p.count)
-            v[i].data.update(from: b.data, count: p.count)
+        var pairs: [(Tensor, Tensor)] = []
+        for p in parameters {
+            for key in ["exp_avg." + p.name, "exp_avg_sq." + p.name] {
+                guard let t = s[key] else { throw ModelError.missingParameter(key) }
+                guard t.shape == p.value.shape else { throw ModelError.shapeMismatch(key, expected: p.value.shape, got: t.shape) }
+            }
+            pairs.append((s["exp_avg." + p.name]!, s["exp_avg_sq." + p.name]!))
+        }
+        for (i, (a, b)) in pairs.enumerated() {
+            m[i].data.update(from: a.data, count: a.count)
+            v[i].data.update(from: b.data, count: b.count)
         }
         self.step = step
     }

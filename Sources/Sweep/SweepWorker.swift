@@ -134,4 +134,10 @@ final class MetricRecorder: TrainObserver {
     }
 
     func phaseFinished(_ phase: String, seconds: Double) { next.phaseFinished(phase, seconds: seconds) }
+
+    func phaseResumed(_ phase: String, step: Int, path: String) { next.phaseResumed(phase, step: step, path: path) }
+
+    func checkpointIgnored(_ phase: String, path: String, reason: String) {
+        next.checkpointIgnored(phase, path: path, reason: reason)
+    }
 }

@@ -38,6 +38,50 @@ public struct PRNG: Sendable {
 
     public func fork(_ index: Int) -> PRNG { fork("#\(index)") }
 
+    /// Everything that decides the numbers still to come, so a stream can be saved mid-way
+    /// (a training checkpoint) and continued exactly where it was.
+    public struct State: Equatable, Sendable, LosslessStringConvertible {
+        public var seed: UInt64
+        public var words: (UInt64, UInt64, UInt64, UInt64)
+        /// The second value of the last Box–Muller pair, not yet returned.
+        public var spareNormal: Double?
+
+        public static func == (a: State, b: State) -> Bool {
+            a.seed == b.seed && a.words == b.words && a.spareNormal?.bitPattern == b.spareNormal?.bitPattern
+        }
+
+        /// Hex words, `seed s0 s1 s2 s3 [spare-normal bits]`: exact, and no UInt64 goes
+        /// through a Double on the way through JSON or safetensors metadata.
+        public var description: String {
+            var f = [seed, words.0, words.1, words.2, words.3]
+            if let z = spareNormal { f.append(z.bitPattern) }
+            return f.map { String($0, radix: 16) }.joined(separator: " ")
+        }
+
+        public init?(_ description: String) {
+            let fields = description.split(separator: " ", omittingEmptySubsequences: false)
+            let v = fields.compactMap { UInt64($0, radix: 16) }
+            // An all-zero xoshiro state only ever yields zeros: not a state this type makes.
+            guard v.count == fields.count, v.count == 5 || v.count == 6, v[1...4].contains(where: { $0 != 0 }) else { return nil }
+            seed = v[0]
+            words = (v[1], v[2], v[3], v[4])
+            spareNormal = v.count == 6 ? Double(bitPattern: v[5]) : nil
+        }
+
+        init(seed: UInt64, words: (UInt64, UInt64, UInt64, UInt64), spareNormal: Double?) {
+            self.seed = seed; self.words = words; self.spareNormal = spareNormal
+        }
+    }
+
+    public var state: State { State(seed: seed, words: s, spareNormal: spareNormal) }
+
+    /// Continues the stream that `state` was taken from.
+    public init(state: State) {
+        seed = state.seed
+        s = state.words
+        spareNormal = state.spareNormal
+    }
+
     @inline(__always)
     private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 

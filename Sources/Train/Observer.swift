@@ -9,6 +9,13 @@ public protocol TrainObserver: AnyObject {
     /// A point of the metric history, e.g. ("pretrain", epoch 2, "loss", 0.41).
     func metric(_ phase: String, step: Int, name: String, value: Double)
     func phaseFinished(_ phase: String, seconds: Double)
+    /// The phase continues from the saved state at `path`: its first `step` steps were done
+    /// by an earlier attempt and are replayed next (the same calls they made then, with
+    /// `imagesPerSecond` 0), so a recorded history has every step once.
+    func phaseResumed(_ phase: String, step: Int, path: String)
+    /// The saved state at `path` could not be used (`reason`); the phase starts over and
+    /// overwrites it.
+    func checkpointIgnored(_ phase: String, path: String, reason: String)
 }
 
 extension TrainObserver {
@@ -16,6 +23,8 @@ extension TrainObserver {
     public func stepFinished(_ phase: String, step: Int, loss: Double?, lr: Double?, imagesPerSecond: Double) {}
     public func metric(_ phase: String, step: Int, name: String, value: Double) {}
     public func phaseFinished(_ phase: String, seconds: Double) {}
+    public func phaseResumed(_ phase: String, step: Int, path: String) {}
+    public func checkpointIgnored(_ phase: String, path: String, reason: String) {}
 }
 
 /// Reports nothing.

@@ -36,13 +36,19 @@ public struct RunResult: Codable, Sendable {
 /// One run: AvgDist of the mask distribution, SimMIM pre-training (skipped with
 /// `pretrain.epochs: 0`, the random-initialisation baseline), a linear probe of the frozen
 /// pre-trained encoder, then fine-tuning; checkpoint and results JSON in `outputDir`.
+///
+/// With a `checkpoint` policy, pre-training is resumable (see `CheckpointPolicy`): a run
+/// that was stopped or killed continues from its saved state, and `pretrain.resumed_from`
+/// says from which step. Its numbers equal those of an uninterrupted run.
 public struct Run {
     public let config: RunConfig
     public let outputDir: String?
+    public let checkpoint: CheckpointPolicy?
 
-    public init(config: RunConfig, outputDir: String?) {
+    public init(config: RunConfig, outputDir: String?, checkpoint: CheckpointPolicy? = nil) {
         self.config = config
         self.outputDir = outputDir
+        self.checkpoint = checkpoint
     }
 
     public static let avgDistSamples = 200
@@ -71,7 +77,9 @@ public struct Run {
         model.initialize(&initRNG)
         if config.pretrain.epochs > 0 {
             let r = try Pretrainer(phase: config.pretrain, maskSpec: config.maskSpec, seed: seed)
-                .run(model, data: data.pretrain, observer: observer)
+                .run(model, data: data.pretrain, observer: observer, checkpoint: checkpoint, config: config.canonicalJSON())
+            // Only when it happened, so the keys of an ordinary run stay as they were.
+            if let from = r.resumedFrom { result["pretrain.resumed_from"] = Double(from) }
             result["pretrain.loss"] = r.finalLoss
             result["pretrain.steps"] = Double(r.steps)
             result["pretrain.seconds"] = r.seconds

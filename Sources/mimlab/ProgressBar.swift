@@ -16,6 +16,8 @@ final class ProgressBar {
     let total: Int
     let unit: String
     private(set) var done = 0
+    /// Steps an earlier attempt did (see `resume`): done, but not part of this one's rate.
+    private var baseline = 0
     private var trailing = ""
 
     private let isTTY: Bool
@@ -62,6 +64,13 @@ final class ProgressBar {
         draw(now)
     }
 
+    /// Starts from `done` steps that an earlier attempt did (a resumed run), so the rate and
+    /// ETA count only the steps this attempt runs.
+    func resume(at done: Int) {
+        baseline = min(max(0, done), total)
+        self.done = max(self.done, baseline)
+    }
+
     /// Prints a message without breaking the bar (the bar is redrawn on the next update).
     func note(_ message: String) {
         write((isTTY && lastDraw != nil ? "\r\u{1B}[K" : "") + message + "\n")
@@ -79,7 +88,7 @@ final class ProgressBar {
     private func draw(_ now: ContinuousClock.Instant, final: Bool = false) {
         lastDraw = now
         let t = seconds(now - start)
-        let rate = t > 0 ? Double(done) / t : 0
+        let rate = t > 0 ? Double(max(0, done - baseline)) / t : 0
         var parts = ["\(label)"]
         if isTTY {
             let filled = total > 0 ? barWidth * done / total : barWidth

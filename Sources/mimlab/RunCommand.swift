@@ -67,13 +67,27 @@ struct RunCommand: ParsableCommand {
 final class ProgressObserver: TrainObserver {
     private var bar: ProgressBar?
     private var phase = ""
+    /// Steps of a resumed phase that an earlier attempt ran; their replay is not progress.
+    private var replayed = 0
 
     func phaseStarted(_ phase: String, totalSteps: Int) {
         self.phase = phase
+        replayed = 0
         bar = ProgressBar(phase, total: max(1, totalSteps), unit: "step")
     }
 
+    func phaseResumed(_ phase: String, step: Int, path: String) {
+        replayed = step
+        bar?.note("\(phase): resuming at step \(step) of \(bar?.total ?? step) from \(path)")
+        bar?.resume(at: step)
+    }
+
+    func checkpointIgnored(_ phase: String, path: String, reason: String) {
+        bar?.note("\(phase): not resuming from \(path) (\(reason)); starting over")
+    }
+
     func stepFinished(_ phase: String, step: Int, loss: Double?, lr: Double?, imagesPerSecond: Double) {
+        guard step > replayed else { return }
         var trailing = loss.map { String(format: "loss %.4f", $0) } ?? ""
         if imagesPerSecond > 0 { trailing += String(format: "  %.0f img/s", imagesPerSecond) }
         bar?.update(step, trailing: trailing)
