@@ -105,12 +105,16 @@ extension ResultsStore {
         }
     }
 
-    /// sbatch accepted the submission: its reservations become tasks of job `jobID`.
-    public func confirmSlurmTasks(_ ids: [String], jobID: String, worker: WorkerIdentity) throws {
+    /// sbatch accepted the submission: its reservations become tasks of job `jobID`, and
+    /// each run's attempts count the submission (`attempts[id]`, as its task list says), so
+    /// a run submitted again after a task died without a result is attempt 2.
+    public func confirmSlurmTasks(_ attempts: [String: Int], jobID: String, worker: WorkerIdentity) throws {
         try write { db in
-            for id in ids {
+            for (id, attempt) in attempts.sorted(by: { $0.key < $1.key }) {
                 try db.execute(sql: "UPDATE slurm_tasks SET job_id = ? WHERE run_id = ? AND job_id IS NULL AND host = ? AND pid = ?",
                                arguments: [jobID, id, worker.host, worker.pid])
+                try db.execute(sql: "UPDATE runs SET attempts = max(attempts, ?) WHERE id = ? AND status != 'done'",
+                               arguments: [attempt, id])
             }
         }
     }

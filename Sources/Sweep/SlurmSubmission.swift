@@ -34,14 +34,14 @@ public struct SlurmSubmission: Sendable {
         public var checkpoints: String
         /// Dataset cache (absolute), shared by the tasks.
         public var cache: String
-        /// Optimiser steps between pre-training checkpoints.
-        public var checkpointEvery: Int
+        /// Seconds between a task's pre-training checkpoints (and one when it is stopped).
+        public var checkpointSeconds: Double
         public var tasks: [Task]
 
-        public init(sweep: String, shards: String, checkpoints: String, cache: String, checkpointEvery: Int, tasks: [Task]) {
+        public init(sweep: String, shards: String, checkpoints: String, cache: String, checkpointSeconds: Double, tasks: [Task]) {
             format = SlurmSubmission.formatVersion
             self.sweep = sweep; self.shards = shards; self.checkpoints = checkpoints; self.cache = cache
-            self.checkpointEvery = checkpointEvery; self.tasks = tasks
+            self.checkpointSeconds = checkpointSeconds; self.tasks = tasks
         }
 
         public static func load(path: String) throws -> TaskList {

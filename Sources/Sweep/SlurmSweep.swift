@@ -59,15 +59,15 @@ public final class SlurmSweep {
         /// The mimlab binary the tasks run (this one, by default).
         public var executable: String
         public var cacheDir: String
-        public var checkpointEvery: Int
+        public var checkpointSeconds: Double
         public var codeVersion: String
         /// The command line that made the submission, for the script's header.
         public var command: String
 
         public init(resources: SlurmSubmission.Resources, retryFailed: Bool, executable: String, cacheDir: String,
-                    checkpointEvery: Int, codeVersion: String, command: String) {
+                    checkpointSeconds: Double, codeVersion: String, command: String) {
             self.resources = resources; self.retryFailed = retryFailed; self.executable = executable
-            self.cacheDir = SlurmSweep.absolute(cacheDir); self.checkpointEvery = checkpointEvery
+            self.cacheDir = SlurmSweep.absolute(cacheDir); self.checkpointSeconds = checkpointSeconds
             self.codeVersion = codeVersion; self.command = command
         }
     }
@@ -97,12 +97,12 @@ public final class SlurmSweep {
                                      attempt: (records[id]?.attempts ?? 0) + 1)
             }
             let list = SlurmSubmission.TaskList(sweep: spec.name, shards: shardsDir, checkpoints: checkpointsDir,
-                                                cache: o.cacheDir, checkpointEvery: o.checkpointEvery, tasks: tasks)
+                                                cache: o.cacheDir, checkpointSeconds: o.checkpointSeconds, tasks: tasks)
             try FileManager.default.createDirectory(atPath: shardsDir, withIntermediateDirectories: true)
             try submission.write(tasks: list, resources: o.resources, executable: o.executable,
                                  codeVersion: o.codeVersion, command: o.command)
             let job = try client.submit(script: submission.scriptPath)
-            try store.confirmSlurmTasks(reserved, jobID: job, worker: identity)
+            try store.confirmSlurmTasks(Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.attempt) }), jobID: job, worker: identity)
             return Submitted(jobID: job, submission: submission, runIDs: reserved)
         } catch {
             try? store.dropSlurmReservations(reserved, worker: identity)
@@ -162,13 +162,25 @@ public final class SlurmSweep {
 
     /// Merges and reports progress every `pollInterval` until none of the sweep's runs is
     /// queued or running on the cluster; then merges what came last.
-    public func follow(pollInterval: TimeInterval, onProgress: (Progress, MergeReport) -> Void) throws {
+    ///
+    /// Runs left without a result must look settled twice, `settleDelay` apart: while the controller requeues
+    /// a task (pre-emption) squeue can briefly not list it, and a task that has just ended
+    /// may still be writing its shard on a slow shared filesystem.
+    public func follow(pollInterval: TimeInterval, settleDelay: TimeInterval = 3,
+                       onProgress: (Progress, MergeReport) -> Void) throws {
+        var settledSince: Date?
         while true {
             let report = try merge()
             let p = try progress()
             onProgress(p, report)
-            if p.settled { break }
-            Thread.sleep(forTimeInterval: pollInterval)
+            if p.settled && p.done + p.failed == p.total { break }
+            if p.settled {
+                if let since = settledSince, Date().timeIntervalSince(since) >= settleDelay { break }
+                if settledSince == nil { settledSince = Date() }
+            } else {
+                settledSince = nil
+            }
+            Thread.sleep(forTimeInterval: settledSince == nil ? pollInterval : min(pollInterval, settleDelay))
         }
         onProgress(try progress(), try merge())
     }

@@ -35,16 +35,25 @@ public final class SlurmTaskRunner: @unchecked Sendable {
     public enum Outcome: Sendable {
         /// The run finished (done or failed) and its shard is at `shard`.
         case recorded(RunOutcome, shard: String)
+        /// Stopped on request during pre-training, its state saved: the next attempt resumes.
+        case stopped(TrainingStopped)
     }
 
+    /// Where this run's resumable pre-training state lives (kept across requeues and
+    /// resubmissions; removed once the run's shard is written).
+    public var statePath: String { "\(list.checkpoints)/\(task.id)/pretrain-state.safetensors" }
+
     /// Runs the task's run and writes its shard. A run that fails (a diverged loss, a bad
-    /// config, a missing dataset) is recorded as failed with the reason; only what keeps the
-    /// shard from being written (a full disk) is thrown, and then the next attempt starts
-    /// from the saved pre-training state.
+    /// config, a missing dataset) is recorded as failed with the reason. Pre-training saves
+    /// its state every `checkpointSeconds` and when asked to stop; an attempt after a
+    /// pre-emption, a time limit or a kill continues from it. What keeps the shard from
+    /// being written (a full disk) is thrown, the state kept for the next attempt.
     public func run(observer: TrainObserver, codeVersion: String) throws -> Outcome {
         let task = self.task
         let startedAt = Date().timeIntervalSince1970
         let recorder = MetricRecorder(forwardingTo: observer)
+        let policy = CheckpointPolicy(path: statePath, everySeconds: list.checkpointSeconds,
+                                      shouldStop: { [weak self] in self?.stopRequested ?? false })
         let outcome: RunOutcome
         do {
             let config = task.runConfig
@@ -52,9 +61,12 @@ public final class SlurmTaskRunner: @unchecked Sendable {
             guard planned.id == task.id, planned.canonicalJSON == task.config else {
                 throw SweepError("\(listPath) task \(index): its config hashes to run \(planned.id), not \(task.id) (a task list of another mimlab version?)")
             }
+            try FileManager.default.createDirectory(atPath: "\(list.checkpoints)/\(task.id)", withIntermediateDirectories: true)
             let data = try RunDataFactory.make(config, cacheDir: list.cache)
-            let result = try Run(config: config, outputDir: nil).execute(data, observer: recorder)
+            let result = try Run(config: config, outputDir: nil, checkpoint: policy).execute(data, observer: recorder)
             outcome = .done(result.values)
+        } catch let stop as TrainingStopped {
+            return .stopped(stop)
         } catch {
             outcome = .failed("\(error)")
         }
@@ -63,6 +75,8 @@ public final class SlurmTaskRunner: @unchecked Sendable {
             attempts: task.attempt + restartCount, codeVersion: codeVersion, startedAt: startedAt,
             finishedAt: Date().timeIntervalSince1970, error: outcome.error)
         let path = try ResultShard.write(dir: list.shards, run: run, results: outcome.results, metrics: recorder.points)
+        try? policy.removeState()
+        try? FileManager.default.removeItem(atPath: "\(list.checkpoints)/\(task.id)")
         return .recorded(outcome, shard: path)
     }
 }

@@ -85,11 +85,12 @@ struct SweepStatusCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: options.db) else {
             fail("\(options.db): no results database yet; `mimlab sweep run \(options.spec)` creates it")
         }
-        let plan: SweepPlan, results: [String: [String: Double]]
+        let plan: SweepPlan, results: [String: [String: Double]], slurm: [String: SlurmTaskRecord]
         do {
             let store = try ResultsStore(path: options.db)
             plan = try SweepPlan.make(spec, store: store)
             results = try store.results(ids: spec.runs.map(\.id))
+            slurm = try store.slurmTasks(ids: spec.runs.map(\.id))
         } catch { fail("\(error)") }
         print("sweep \(spec.name): \(spec.runs.count) runs in \(options.db)")
         print("| run | state | \(spec.axes.joined(separator: " | ")) | attempts | finetune.top1 | linprobe.top1 | seconds | note |")
@@ -100,11 +101,23 @@ struct SweepStatusCommand: ParsableCommand {
             let seconds = ["pretrain.seconds", "linprobe.seconds", "finetune.seconds"].compactMap { r[$0] }.reduce(0, +)
             var note = e.record?.error.map { String($0.prefix(80)) } ?? ""
             if e.state == .running || e.state == .stale, let rec = e.record { note = "\(rec.host ?? "?") pid \(rec.pid ?? 0)" }
+            if e.state == .pending || e.state == .new, let t = slurm[e.run.id], let task = t.taskID {
+                note = "submitted to Slurm as \(task) at \(Self.clock(t.submittedAt))"
+            }
             print("| \(e.run.id) | \(e.state.rawValue) | \(values.joined(separator: " | ")) | \(e.record?.attempts ?? 0) | "
                   + "\(r["finetune.top1"].map { String(format: "%.1f", $0) } ?? "") | \(r["linprobe.top1"].map { String(format: "%.1f", $0) } ?? "") | "
                   + "\(seconds > 0 ? String(format: "%.0f", seconds) : "") | \(note) |")
         }
         printSummary(plan)
+    }
+}
+
+extension SweepStatusCommand {
+    static func clock(_ t: Double) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        return f.string(from: Date(timeIntervalSince1970: t))
     }
 }
 

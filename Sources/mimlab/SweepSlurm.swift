@@ -33,14 +33,14 @@ struct BackendOptions: ParsableArguments {
     @Option(help: "Slurm: directory of the sbatch scripts, task logs, result shards and checkpoints (default: slurm/ beside --db).")
     var slurmDir: String?
 
-    @Option(help: "Slurm: pre-training steps between checkpoints of a task.")
-    var checkpointEvery: Int = 50
+    @Option(help: "Slurm: seconds between a task's pre-training checkpoints (a stopped task also saves one as it goes).")
+    var checkpointEvery: Double = 60
 
     @Option(help: "Slurm: seconds between looks at the queue and the shards.")
     var poll: Double = 5
 
     func validate() throws {
-        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every \(checkpointEvery): must be at least 1 step") }
+        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every \(checkpointEvery): must be more than 0 seconds") }
         guard poll > 0 else { throw ValidationError("--poll \(poll): must be more than 0 seconds") }
         if backend == .local {
             let slurmOnly = [partition != nil ? "--partition" : nil, time != nil ? "--time" : nil,
@@ -79,7 +79,7 @@ extension SweepRunCommand {
             + (["mimlab"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + ")"
         let submitOptions = SlurmSweep.SubmitOptions(
             resources: resources, retryFailed: retryFailed, executable: exe,
-            cacheDir: cache ?? RunDataFactory.defaultCacheDir(), checkpointEvery: b.checkpointEvery,
+            cacheDir: cache ?? RunDataFactory.defaultCacheDir(), checkpointSeconds: b.checkpointEvery,
             codeVersion: CodeVersion.current, command: command)
         do {
             if let s = try sweep.submitMissing(submitOptions) {
@@ -161,13 +161,24 @@ struct SweepTaskCommand: ParsableCommand {
         let say = { (s: String) in FileHandle.standardError.write(Data(("mimlab \(name): " + s + "\n").utf8)) }
         say("run \(runner.task.id) of sweep \(runner.list.sweep), attempt \(runner.task.attempt + restarts), "
             + "\(threads) thread(s) on \(WorkerIdentity.hostName)")
+        // SIGTERM is how Slurm ends a task (time limit, pre-emption, scancel), KillWait
+        // seconds before SIGKILL. In pre-training the loop saves its state at the next step
+        // and stops; in the later phases there is nothing to save, and the task leaves at once.
+        let phase = PhaseTracker(forwardingTo: ProgressObserver())
         let trap = SignalTrap { sig in
             runner.requestStop()
-            say("signal \(sig): stopping without a result; the run is submitted again by the next `sweep run`")
-            exitNow(143)
+            guard phase.current == "pretrain" else {
+                say("signal \(sig) in \(phase.current ?? "set-up"): stopping without a result; the next `sweep run` submits the run again")
+                exitNow(143)
+            }
+            say("signal \(sig): saving pre-training state at the next step")
+            DispatchQueue.global().asyncAfter(deadline: .now() + 20) {
+                say("pre-training did not stop within 20 s; leaving without saving")
+                exitNow(143)
+            }
         }
         let outcome: SlurmTaskRunner.Outcome
-        do { outcome = try runner.run(observer: ProgressObserver(), codeVersion: CodeVersion.current) } catch {
+        do { outcome = try runner.run(observer: phase, codeVersion: CodeVersion.current) } catch {
             say("error: \(error)")
             exitNow(1)
         }
@@ -175,9 +186,41 @@ struct SweepTaskCommand: ParsableCommand {
         switch outcome {
         case .recorded(.done(let r), let shard):
             let ft = r["finetune.top1"].map { String(format: "finetune %.1f%%", $0) } ?? ""
-            say("done \(runner.task.id) \(ft); shard \(shard)")
+            let resumed = r["pretrain.resumed_from"].map { String(format: " (pre-training resumed at step %.0f)", $0) } ?? ""
+            say("done \(runner.task.id) \(ft)\(resumed); shard \(shard)")
         case .recorded(.failed(let reason), let shard):
             say("FAILED \(runner.task.id): \(reason); shard \(shard)")
+        case .stopped(let stop):
+            say("\(stop); the next attempt resumes from it")
+            exitNow(143)
         }
+    }
+}
+
+/// Which phase a run is in, for a signal handler deciding whether to wait for a checkpoint.
+final class PhaseTracker: TrainObserver, @unchecked Sendable {
+    private let next: TrainObserver
+    private let lock = NSLock()
+    private var phase: String?
+
+    init(forwardingTo next: TrainObserver) { self.next = next }
+
+    var current: String? { lock.withLock { phase } }
+
+    func phaseStarted(_ phase: String, totalSteps: Int) {
+        lock.withLock { self.phase = phase }
+        next.phaseStarted(phase, totalSteps: totalSteps)
+    }
+    func stepFinished(_ phase: String, step: Int, loss: Double?, lr: Double?, imagesPerSecond: Double) {
+        next.stepFinished(phase, step: step, loss: loss, lr: lr, imagesPerSecond: imagesPerSecond)
+    }
+    func metric(_ phase: String, step: Int, name: String, value: Double) { next.metric(phase, step: step, name: name, value: value) }
+    func phaseFinished(_ phase: String, seconds: Double) {
+        lock.withLock { self.phase = nil }
+        next.phaseFinished(phase, seconds: seconds)
+    }
+    func phaseResumed(_ phase: String, step: Int, path: String) { next.phaseResumed(phase, step: step, path: path) }
+    func checkpointIgnored(_ phase: String, path: String, reason: String) {
+        next.checkpointIgnored(phase, path: path, reason: reason)
     }
 }

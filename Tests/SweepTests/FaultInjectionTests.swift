@@ -344,6 +344,109 @@ final class FaultInjectionTests: XCTestCase {
     }
 }
 
+extension FaultInjectionTests {
+    /// The run of a one-run spec made with the local backend in a database of its own: what
+    /// a run interrupted on the cluster and resumed must equal, bit for bit.
+    func reference(_ spec: String) throws -> Outcome {
+        // Its own directory: its "done" line must not count as a second execution in `audit`.
+        let refDir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: refDir) }
+        let refDB = refDir.appendingPathComponent("reference.sqlite").path
+        let out = try CLI.run(["sweep", "run", spec, "--db", refDB, "--threads", "1"], in: refDir, name: "reference")
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let id = try SweepSpec.load(path: spec).runs[0].id
+        return try XCTUnwrap(Outcome.load(refDB, ids: [id])[id])
+    }
+
+    /// The run's state file, once the task has saved one, and the task's queue id.
+    func waitForCheckpoint(_ spec: String) throws -> (state: String, task: String) {
+        let id = try SweepSpec.load(path: spec).runs[0].id
+        let state = slurmRoot.appendingPathComponent("checkpoints/\(id)/pretrain-state.safetensors").path
+        try CLI.wait("a pre-training checkpoint", timeout: 90) { FileManager.default.fileExists(atPath: state) }
+        let task = try XCTUnwrap(ResultsStore(path: db).slurmTasks(ids: [id])[id]?.taskID)
+        return (state, task)
+    }
+
+    /// The resumed run has exactly the configured pre-training steps, one loss point per
+    /// 10 steps and no step twice, and otherwise equals the uninterrupted reference.
+    func assertResumed(_ spec: String, equals ref: Outcome, attempts: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let run = try SweepSpec.load(path: spec).runs[0]
+        let o = try XCTUnwrap(Outcome.load(db, ids: [run.id])[run.id], file: file, line: line)
+        let steps = run.config.pretrain.epochs * (run.config.data.poolSize / run.config.pretrain.batch)
+        XCTAssertEqual(o.status, .done, o.error ?? "", file: file, line: line)
+        XCTAssertEqual(o.attempts, attempts, file: file, line: line)
+        XCTAssertEqual(o.results["pretrain.steps"], Double(steps), "pre-training steps", file: file, line: line)
+        let resumedFrom = try XCTUnwrap(o.results["pretrain.resumed_from"], "the run did not resume", file: file, line: line)
+        XCTAssert(resumedFrom > 0 && resumedFrom < Double(steps), "resumed from \(resumedFrom)", file: file, line: line)
+        let lossSteps = o.metrics.filter { $0.phase == "pretrain" && $0.name == "step_loss" }.map(\.step)
+        XCTAssertEqual(lossSteps, Array(stride(from: 10, through: steps, by: 10)), file: file, line: line)
+        var same = o
+        same.results["pretrain.resumed_from"] = nil
+        same.attempts = ref.attempts
+        XCTAssertEqual(same, ref, "a resumed run must equal the uninterrupted one", file: file, line: line)
+    }
+
+    /// Pre-emption: the scheduler requeues a running task (`scontrol requeue`, SIGTERM, then
+    /// the task runs again). After at least one checkpoint, the requeued task resumes from
+    /// it; the run's pre-training step count is the configured one, not more.
+    func testPreemptedTaskResumesFromItsCheckpoint() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 30}\ngrids: [{mask.ratio: [0.6]}]\n")
+        let ref = try reference(spec)
+        let (_, out) = try viaSlurm(spec, ["--checkpoint-every", "0.5"], name: "preempted")
+        let (_, task) = try waitForCheckpoint(spec)
+        try slurm.run("scontrol", ["requeue", task])
+        injected()
+        // A requeued job waits (BeginTime, two minutes here) before it may start again; let
+        // it go sooner. Not at once: slurmctld refuses to launch a job within the second its
+        // previous credential was revoked ("Job credential revoked").
+        try CLI.wait("the task requeued", timeout: 30) { (try? slurm.queue()[task]) == "PENDING" }
+        Thread.sleep(forTimeInterval: 2)
+        try slurm.run("scontrol", ["update", "JobId=\(task)", "StartTime=now"])
+        let o = out()
+        XCTAssertEqual(o.status, 0, o.stderr)
+        let log = try String(contentsOf: dir, recursiveFilesEndingIn: ".out")
+        XCTAssert(log.contains("DUE TO JOB REQUEUE"), log)
+        XCTAssert(log.contains("resuming at step"), log)
+        try assertResumed(spec, equals: ref, attempts: 2)
+        try audit([spec])
+    }
+
+    /// A task reaches its time limit: Slurm sends SIGTERM (the task saves its state and
+    /// leaves), the run is reported without a result, and the next `sweep run` submits it
+    /// again and it resumes from the checkpoint. Slurm enforces limits every 30 s or so; the
+    /// task is paused (SIGSTOP) meanwhile, so that it is still pre-training when the limit
+    /// strikes without burning a core (Slurm sends SIGCONT before SIGTERM).
+    func testTimeLimitedTaskResumesWhenSubmittedAgain() throws {
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 30}\ngrids: [{mask.ratio: [0.6]}]\n")
+        let ref = try reference(spec)
+        let (_, out) = try viaSlurm(spec, ["--checkpoint-every", "0.5", "--time", "10"], name: "timed-out")
+        let (_, task) = try waitForCheckpoint(spec)
+        let pid = try XCTUnwrap(taskProcesses()[task])
+        kill(pid, SIGSTOP)
+        try slurm.run("scontrol", ["update", "JobId=\(task)", "EndTime=now"])
+        injected()
+        let first = out()
+        XCTAssertEqual(first.status, 1, first.stderr)
+        XCTAssert(first.stderr.contains("DUE TO TIME LIMIT"), first.stderr)
+        XCTAssertEqual(slurm.finalState(job: String(task.split(separator: "_")[0])), "TIMEOUT")
+        let again = try recover(spec, slurm: true)
+        XCTAssert(again.stderr.contains(": 1 task(s)"), again.stderr)
+        try assertResumed(spec, equals: ref, attempts: 2)
+        try audit([spec])
+    }
+}
+
+extension String {
+    /// Every file under `dir` whose name ends in `suffix`, concatenated.
+    init(contentsOf dir: URL, recursiveFilesEndingIn suffix: String) throws {
+        var text = ""
+        for f in (FileManager.default.enumerator(atPath: dir.path)?.allObjects as? [String]) ?? [] where f.hasSuffix(suffix) {
+            text += (try? String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)) ?? ""
+        }
+        self = text
+    }
+}
+
 /// A small seeded generator (SplitMix64) for the random moments faults strike at.
 struct SplitMix {
     var state: UInt64
