@@ -22,19 +22,24 @@ public final class ResultsStore: @unchecked Sendable {
         config.busyMode = .timeout(ResultsStore.busyTimeout)
         config.foreignKeysEnabled = true
         do {
-            let pool = try DatabasePool(path: path, configuration: config)
-            // GRDB reads which migrations are applied before it takes the write lock, so two
-            // processes opening a new file at once can both try to create the schema; the
-            // loser's transaction rolls back and, retried, finds the schema in place.
+            // Two processes opening a new file at once race twice: for switching it to WAL
+            // (which takes the lock without waiting on the busy timeout), and for the
+            // schema (GRDB reads which migrations are applied before it takes the write
+            // lock, so both may try to create it). The loser rolls back and, retried, finds
+            // the file in WAL mode and the schema in place.
             var attempt = 0
             while true {
-                do { try ResultsStore.migrator.migrate(pool); break } catch {
+                do {
+                    let pool = try DatabasePool(path: path, configuration: config)
+                    try ResultsStore.migrator.migrate(pool)
+                    writer = pool
+                    break
+                } catch {
                     attempt += 1
-                    if attempt >= 20 { throw error }
+                    if attempt >= 20 || ResultsStore.isPermanent(error) { throw error }
                     Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
                 }
             }
-            writer = pool
         } catch {
             throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))"
                                + (ResultsStore.whyNotWritable(path).map { " (\($0))" } ?? ""))
@@ -54,6 +59,24 @@ public final class ResultsStore: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// Errors no retry will cure (a read-only or missing file, not a database, corrupt):
+    /// anything else on opening is taken for a race with another process opening the file.
+    static func isPermanent(_ error: Error) -> Bool {
+        guard let e = error as? DatabaseError else { return true }
+        return [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_PERM, .SQLITE_FULL]
+            .contains(e.resultCode)
+    }
+
+    /// SQLite was refused a write by the file system: say which file, and why.
+    func explained(_ error: Error) -> String {
+        var text = "\(path): \(ResultsStore.describe(error))"
+        if let e = error as? DatabaseError, e.resultCode == .SQLITE_READONLY || e.resultCode == .SQLITE_CANTOPEN,
+           let why = ResultsStore.whyNotWritable(path) {
+            text += " (\(why))"
+        }
+        return text
     }
 
     static func describe(_ error: Error) -> String {
@@ -304,7 +327,7 @@ public final class ResultsStore: @unchecked Sendable {
             }
             return out!
         } catch let e as ResultsError { throw e } catch {
-            throw ResultsError("\(path): \(ResultsStore.describe(error))")
+            throw ResultsError(explained(error))
         }
     }
 

@@ -7,37 +7,22 @@ import Sweep
 /// pre-empted, two overlapping sweeps at once, corrupt and truncated shards, a full disk, a
 /// read-only database. After each fault the next `sweep run` must finish the sweep with no
 /// run lost, none made twice and the database sound. The suite ends by printing the tally.
-final class FaultInjectionTests: XCTestCase {
-    nonisolated(unsafe) static var cluster: LocalSlurm?
+final class FaultInjectionTests: LocalSlurmTestCase {
     nonisolated(unsafe) static var tally = (faults: 0, lost: 0, duplicates: 0, audits: 0)
+    /// Uninterrupted local runs by run id, made once for the tests that compare a resumed run with one.
+    nonisolated(unsafe) static var references: [String: Outcome] = [:]
     /// Seeds the "random points" of the kill tests; set MIMLAB_FAULT_SEED to replay a failure.
     static let seed = UInt64(ProcessInfo.processInfo.environment["MIMLAB_FAULT_SEED"] ?? "") ?? 20261123
 
-    var dir: URL!
     var rng = SplitMix(seed: FaultInjectionTests.seed)
-
-    override class func setUp() {
-        super.setUp()
-        do { cluster = try LocalSlurm.up() } catch { print("error: \(error)") }
-    }
 
     override class func tearDown() {
         let t = tally
         print("fault-injection suite: \(t.faults) faults injected, \(t.lost) runs lost, \(t.duplicates) duplicates "
               + "(\(t.audits) recoveries audited; seed \(seed))")
-        cluster?.down()
-        cluster = nil
         super.tearDown()
     }
 
-    override func setUpWithError() throws {
-        guard FaultInjectionTests.cluster != nil else { throw TestError("no local Slurm cluster (see the error above)") }
-        dir = try CLI.tempDir()
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    var slurm: LocalSlurm { FaultInjectionTests.cluster! }
     var db: String { dir.appendingPathComponent("results.sqlite").path }
     var slurmRoot: URL { dir.appendingPathComponent("slurm") }
 
@@ -169,14 +154,20 @@ final class FaultInjectionTests: XCTestCase {
         try audit([spec])
     }
 
-    /// Two local sweeps whose specs share runs, started at once.
-    func testOverlappingLocalSweepsAtOnce() throws {
-        let a = try CLI.writeSpec(dir, name: "a", "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5]}]\n")
-        let b = try CLI.writeSpec(dir, name: "b", "set: {pretrain.epochs: 2}\ngrids: [{mask.ratio: [0.4, 0.5, 0.6]}]\n")
-        let (_, outA) = try local(a, name: "sweep-a")
-        let (_, outB) = try local(b, name: "sweep-b")
+    /// Two sweeps whose specs share two of their three runs, started at once on one database.
+    func overlappingSweepsAtOnce(slurm useSlurm: Bool) throws -> (String, String) {
+        let a = try CLI.writeSpec(dir, name: "a", "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5]}]\n")
+        let b = try CLI.writeSpec(dir, name: "b", "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.4, 0.5, 0.6]}]\n")
+        let start = useSlurm ? viaSlurm : local
+        let (_, outA) = try start(a, [], "sweep-a")
+        let (_, outB) = try start(b, [], "sweep-b")
         injected()
         for o in [outA(), outB()] { XCTAssertEqual(o.status, 0, o.stderr) }
+        return (a, b)
+    }
+
+    func testOverlappingLocalSweepsAtOnce() throws {
+        let (a, b) = try overlappingSweepsAtOnce(slurm: false)
         try audit([a, b])
     }
 
@@ -281,12 +272,7 @@ final class FaultInjectionTests: XCTestCase {
 
     /// Two Slurm sweeps whose specs share runs, started at once: no shared run is submitted twice.
     func testOverlappingSlurmSweepsAtOnce() throws {
-        let a = try CLI.writeSpec(dir, name: "a", "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.3, 0.4, 0.5]}]\n")
-        let b = try CLI.writeSpec(dir, name: "b", "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.4, 0.5, 0.6]}]\n")
-        let (_, outA) = try viaSlurm(a, name: "sweep-a")
-        let (_, outB) = try viaSlurm(b, name: "sweep-b")
-        injected()
-        for o in [outA(), outB()] { XCTAssertEqual(o.status, 0, o.stderr) }
+        let (a, b) = try overlappingSweepsAtOnce(slurm: true)
         let submitted = try String(contentsOf: dir.appendingPathComponent("sweep-a.stderr"), encoding: .utf8)
             + String(contentsOf: dir.appendingPathComponent("sweep-b.stderr"), encoding: .utf8)
         let counts = submitted.split(separator: "\n").compactMap { line -> Int? in
@@ -348,14 +334,17 @@ extension FaultInjectionTests {
     /// The run of a one-run spec made with the local backend in a database of its own: what
     /// a run interrupted on the cluster and resumed must equal, bit for bit.
     func reference(_ spec: String) throws -> Outcome {
+        let id = try SweepSpec.load(path: spec).runs[0].id
+        if let known = FaultInjectionTests.references[id] { return known }
         // Its own directory: its "done" line must not count as a second execution in `audit`.
         let refDir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: refDir) }
         let refDB = refDir.appendingPathComponent("reference.sqlite").path
         let out = try CLI.run(["sweep", "run", spec, "--db", refDB, "--threads", "1"], in: refDir, name: "reference")
         XCTAssertEqual(out.status, 0, out.stderr)
-        let id = try SweepSpec.load(path: spec).runs[0].id
-        return try XCTUnwrap(Outcome.load(refDB, ids: [id])[id])
+        let ref = try XCTUnwrap(Outcome.load(refDB, ids: [id])[id])
+        FaultInjectionTests.references[id] = ref
+        return ref
     }
 
     /// The run's state file, once the task has saved one, and the task's queue id.
@@ -390,7 +379,7 @@ extension FaultInjectionTests {
     /// the task runs again). After at least one checkpoint, the requeued task resumes from
     /// it; the run's pre-training step count is the configured one, not more.
     func testPreemptedTaskResumesFromItsCheckpoint() throws {
-        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 30}\ngrids: [{mask.ratio: [0.6]}]\n")
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 20}\ngrids: [{mask.ratio: [0.6]}]\n")
         let ref = try reference(spec)
         let (_, out) = try viaSlurm(spec, ["--checkpoint-every", "0.5"], name: "preempted")
         let (_, task) = try waitForCheckpoint(spec)
@@ -417,7 +406,7 @@ extension FaultInjectionTests {
     /// task is paused (SIGSTOP) meanwhile, so that it is still pre-training when the limit
     /// strikes without burning a core (Slurm sends SIGCONT before SIGTERM).
     func testTimeLimitedTaskResumesWhenSubmittedAgain() throws {
-        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 30}\ngrids: [{mask.ratio: [0.6]}]\n")
+        let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 20}\ngrids: [{mask.ratio: [0.6]}]\n")
         let ref = try reference(spec)
         let (_, out) = try viaSlurm(spec, ["--checkpoint-every", "0.5", "--time", "10"], name: "timed-out")
         let (_, task) = try waitForCheckpoint(spec)

@@ -86,3 +86,30 @@ struct TestError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
 }
+
+/// Tests that need the cluster: one is brought up before the class's first test and torn
+/// down after its last; each test gets a fresh temp directory.
+class LocalSlurmTestCase: XCTestCase {
+    nonisolated(unsafe) static var cluster: LocalSlurm?
+    var dir: URL!
+
+    var slurm: LocalSlurm { LocalSlurmTestCase.cluster! }
+
+    override class func setUp() {
+        super.setUp()
+        do { cluster = try LocalSlurm.up() } catch { print("error: \(error)") }
+    }
+
+    override class func tearDown() {
+        cluster?.down()
+        cluster = nil
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        guard LocalSlurmTestCase.cluster != nil else { throw TestError("no local Slurm cluster (see the error above)") }
+        dir = try CLI.tempDir()
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+}

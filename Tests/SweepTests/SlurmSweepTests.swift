@@ -5,30 +5,7 @@ import Sweep
 /// `mimlab sweep run --backend slurm` against a real single-node Slurm cluster: the same
 /// sweep ends with the same database as the local backend, a second run submits nothing,
 /// and a detached submission is followed later.
-final class SlurmSweepTests: XCTestCase {
-    nonisolated(unsafe) static var cluster: LocalSlurm?
-    var dir: URL!
-
-    override class func setUp() {
-        super.setUp()
-        do { cluster = try LocalSlurm.up() } catch { print("error: \(error)") }
-    }
-
-    override class func tearDown() {
-        cluster?.down()
-        cluster = nil
-        super.tearDown()
-    }
-
-    override func setUpWithError() throws {
-        guard SlurmSweepTests.cluster != nil else { throw TestError("no local Slurm cluster (see the error above)") }
-        dir = try CLI.tempDir()
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    var slurm: LocalSlurm { SlurmSweepTests.cluster! }
-
+final class SlurmSweepTests: LocalSlurmTestCase {
     /// Done-when 1 of the Slurm issue: 8 runs through the cluster, and the same 8 with the
     /// local backend: the same run ids, every one done once, and the same results and
     /// metric histories (wall times aside), bit for bit.
