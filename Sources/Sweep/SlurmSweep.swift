@@ -18,6 +18,8 @@ public final class SlurmSweep {
 
     public var shardsDir: String { "\(root)/shards" }
     public var checkpointsDir: String { "\(root)/checkpoints" }
+    /// Where a task keeps the run's resumable pre-training state (`SlurmTaskRunner.statePath`).
+    public func statePath(_ id: String) -> String { SlurmTaskRunner.statePath(checkpoints: checkpointsDir, id: id) }
 
     /// `slurm/` beside the database: `results/slurm` for `results/mimlab.sqlite`.
     public static func defaultRoot(dbPath: String) -> String {
@@ -76,9 +78,10 @@ public final class SlurmSweep {
     /// unless retried, not claimed by a live local worker) and are not already queued or
     /// running on the cluster (by this sweep or by another that shares them). Returns nil
     /// when there is nothing to submit.
-    public func submitMissing(_ o: SubmitOptions) throws -> Submitted? {
+    /// With `only`, just those of them.
+    public func submitMissing(_ o: SubmitOptions, only: Set<String>? = nil) throws -> Submitted? {
         let plan = try SweepPlan.make(spec, store: store, retryFailed: o.retryFailed)
-        let candidates = plan.toRun.map(\.run)
+        let candidates = plan.toRun.map(\.run).filter { only?.contains($0.id) ?? true }
         guard !candidates.isEmpty else { return nil }
         let seen = try store.slurmTasks(ids: candidates.map(\.id))
         let live = Set(try client.queue(jobs: seen.values.compactMap(\.jobID)).keys)
@@ -192,6 +195,14 @@ public final class SlurmSweep {
         public var task: SlurmTaskRecord?
         public var log: String?
         public var reason: String
+        /// Its last task saved pre-training state before it ended: submitted again, the run
+        /// gets further (a time limit shorter than the run, a pre-emption without requeue).
+        public var savedProgress = false
+
+        /// The scheduler ended the task (a time limit, pre-emption, a node failure: Slurm's
+        /// "... DUE TO ...") after it saved progress: submitting it again gets the run further.
+        /// A task a person cancelled (plain "CANCELLED") is not.
+        public var resubmittable: Bool { savedProgress && reason.contains(" DUE TO ") }
     }
 
     public func unfinished() throws -> [Unfinished] {
@@ -207,7 +218,9 @@ public final class SlurmSweep {
                 return Unfinished(run: run, task: nil, log: nil, reason: "never submitted")
             }
             let log = SlurmSubmission(directory: t.submission).logPath(jobID: job, index: t.arrayIndex)
-            return Unfinished(run: run, task: t, log: log, reason: SlurmSweep.why(log: log))
+            let state = try? FileManager.default.attributesOfItem(atPath: statePath(run.id))[.modificationDate] as? Date
+            return Unfinished(run: run, task: t, log: log, reason: SlurmSweep.why(log: log),
+                              savedProgress: (state?.timeIntervalSince1970 ?? 0) > t.submittedAt)
         }
     }
 

@@ -41,7 +41,9 @@ public final class SlurmTaskRunner: @unchecked Sendable {
 
     /// Where this run's resumable pre-training state lives (kept across requeues and
     /// resubmissions; removed once the run's shard is written).
-    public var statePath: String { "\(list.checkpoints)/\(task.id)/pretrain-state.safetensors" }
+    public var statePath: String { SlurmTaskRunner.statePath(checkpoints: list.checkpoints, id: task.id) }
+
+    static func statePath(checkpoints: String, id: String) -> String { "\(checkpoints)/\(id)/pretrain-state.safetensors" }
 
     /// Runs the task's run and writes its shard. A run that fails (a diverged loss, a bad
     /// config, a missing dataset) is recorded as failed with the reason. Pre-training saves

@@ -36,12 +36,16 @@ struct BackendOptions: ParsableArguments {
     @Option(help: "Slurm: seconds between a task's pre-training checkpoints (a stopped task also saves one as it goes).")
     var checkpointEvery: Double = 60
 
+    @Option(help: "Slurm: how many times to submit again, in this call, runs whose task the scheduler ended (time limit, pre-emption, node failure) after it saved pre-training progress.")
+    var resubmit: Int = 3
+
     @Option(help: "Slurm: seconds between looks at the queue and the shards.")
     var poll: Double = 5
 
     func validate() throws {
         guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every \(checkpointEvery): must be more than 0 seconds") }
         guard poll > 0 else { throw ValidationError("--poll \(poll): must be more than 0 seconds") }
+        guard resubmit >= 0 else { throw ValidationError("--resubmit \(resubmit): must be 0 or more") }
         if backend == .local {
             let slurmOnly = [partition != nil ? "--partition" : nil, time != nil ? "--time" : nil,
                              arrayParallelism != nil ? "--array-parallelism" : nil, sbatchArg.isEmpty ? nil : "--sbatch-arg",
@@ -81,14 +85,17 @@ extension SweepRunCommand {
             resources: resources, retryFailed: retryFailed, executable: exe,
             cacheDir: cache ?? RunDataFactory.defaultCacheDir(), checkpointSeconds: b.checkpointEvery,
             codeVersion: CodeVersion.current, command: command)
-        do {
-            if let s = try sweep.submitMissing(submitOptions) {
-                say("submitted job \(s.jobID): \(s.runIDs.count) task(s), script \(s.submission.scriptPath)")
-                say("  task logs: \(s.submission.logDirectory)/\(s.jobID)_<index>.out; shards: \(sweep.shardsDir)")
-            } else {
-                say("nothing to submit: every run of the sweep is done, failed, or already queued or running")
-            }
-        } catch { fail("\(error)") }
+        func submit(only: Set<String>?) {
+            do {
+                if let s = try sweep.submitMissing(submitOptions, only: only) {
+                    say("submitted job \(s.jobID): \(s.runIDs.count) task(s), script \(s.submission.scriptPath)")
+                    say("  task logs: \(s.submission.logDirectory)/\(s.jobID)_<index>.out; shards: \(sweep.shardsDir)")
+                } else if only == nil {
+                    say("nothing to submit: every run of the sweep is done, failed, or already queued or running")
+                }
+            } catch { fail("\(error)") }
+        }
+        submit(only: nil)
 
         if b.detach {
             say("detached: `mimlab sweep run \(options.spec) --backend slurm` again follows the job and merges its results "
@@ -101,37 +108,50 @@ extension SweepRunCommand {
                 + "follows it again (nothing is submitted twice) and merges its results")
             exitNow(130)
         }
-        // The bar counts the runs this invocation waits for; those finished before it are not its work.
-        var bar: ProgressBar?
-        var finishedBefore = 0
-        do {
-            try sweep.follow(pollInterval: b.poll) { p, report in
-                show(report)
-                if bar == nil {
-                    finishedBefore = p.done + p.failed
-                    bar = ProgressBar("sweep \(spec.name) (slurm)", total: p.total - finishedBefore, unit: "run")
-                }
-                let jobs = p.jobs.isEmpty ? "" : ", job \(p.jobs.joined(separator: ","))"
-                bar?.update(max(0, p.done + p.failed - finishedBefore),
-                            trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
+        var unfinished: [SlurmSweep.Unfinished] = []
+        for round in 0...b.resubmit {
+            if round > 0 {
+                let again = unfinished.filter(\.resubmittable)
+                say("submitting again \(again.count) run(s) whose task the scheduler ended after it saved pre-training progress "
+                    + "(round \(round) of at most \(b.resubmit))")
+                submit(only: Set(again.map(\.run.id)))
             }
-        } catch { fail("\(error)") }
-        bar?.finish()
-        trap.cancel()
-
-        let unfinished: [SlurmSweep.Unfinished]
-        do { unfinished = try sweep.unfinished() } catch { fail("\(error)") }
-        for u in unfinished {
-            let task = u.task?.taskID.map { "task \($0)" } ?? "no task"
-            say("no result for run \(u.run.id) \(describe(u.run, axes: spec.axes)) (\(task)): \(u.reason)"
-                + (u.log.map { "; log \($0)" } ?? ""))
+            follow(sweep, poll: b.poll, show: show)
+            do { unfinished = try sweep.unfinished() } catch { fail("\(error)") }
+            for u in unfinished {
+                let task = u.task?.taskID.map { "task \($0)" } ?? "no task"
+                say("no result for run \(u.run.id) \(describe(u.run, axes: spec.axes)) (\(task)): \(u.reason)"
+                    + (u.log.map { "; log \($0)" } ?? "") + (u.savedProgress ? "; its pre-training state is saved" : ""))
+            }
+            if !unfinished.contains(where: \.resubmittable) { break }
         }
+        trap.cancel()
         if !unfinished.isEmpty {
             say("mimlab: \(unfinished.count) run(s) ended without a result; `mimlab sweep run \(options.spec) --backend slurm` "
                 + "submits them again (pre-training resumes from its last checkpoint)")
         }
         finish(spec, store: store, exitStatusIfUnfinished: unfinished.isEmpty ? nil : 1)
     }
+}
+
+/// Merges shards and draws the progress of the sweep's tasks on the cluster until none is
+/// queued or running. The bar counts the runs this wait is for, not those finished before.
+func follow(_ sweep: SlurmSweep, poll: Double, show: (MergeReport) -> Void) {
+    var bar: ProgressBar?
+    var finishedBefore = 0
+    do {
+        try sweep.follow(pollInterval: poll) { p, report in
+            show(report)
+            if bar == nil {
+                finishedBefore = p.done + p.failed
+                bar = ProgressBar("sweep \(sweep.spec.name) (slurm)", total: p.total - finishedBefore, unit: "run")
+            }
+            let jobs = p.jobs.isEmpty ? "" : ", job \(p.jobs.joined(separator: ","))"
+            bar?.update(max(0, p.done + p.failed - finishedBefore),
+                        trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
+        }
+    } catch { fail("\(error)") }
+    bar?.finish()
 }
 
 /// One task of a sweep's Slurm job array (written into the sbatch script; not meant to be typed).
