@@ -104,7 +104,10 @@ public final class SlurmSweep {
             try FileManager.default.createDirectory(atPath: shardsDir, withIntermediateDirectories: true)
             try submission.write(tasks: list, resources: o.resources, executable: o.executable,
                                  codeVersion: o.codeVersion, command: o.command)
-            let job = try client.submit(script: submission.scriptPath)
+            let job: String
+            do { job = try client.submit(script: submission.scriptPath) } catch {
+                throw SweepError("\(error) (nothing was submitted; the script is kept at \(submission.scriptPath))")
+            }
             try store.confirmSlurmTasks(Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0.attempt) }), jobID: job, worker: identity)
             return Submitted(jobID: job, submission: submission, runIDs: reserved)
         } catch {
