@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "MIMTests", dependencies: ["Tensor", "NN", "MIM"], swiftSettings: cpuFlags),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
         .testTarget(name: "SweepTests", dependencies: ["Train", "Results", "Sweep"], swiftSettings: cpuFlags),
-        .testTarget(name: "TrainTests", dependencies: ["Tensor", "NN", "MIM", "Train"],
+        .testTarget(name: "TrainTests", dependencies: ["Tensor", "NN", "MIM", "Data", "Train"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]

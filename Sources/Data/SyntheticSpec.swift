@@ -16,7 +16,7 @@ public struct SyntheticSpec: Sendable, Equatable, Hashable {
     }
 
     /// Bumped whenever the drawing changes, so cached files of older drawings are not reused.
-    public static let generatorVersion = 4
+    public static let generatorVersion = 5
 
     public static var maxClasses: Int { SyntheticShapes.names.count }
     /// Fewer classes would let a figure be told apart by a few crude cues; the task is meant

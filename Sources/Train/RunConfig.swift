@@ -17,6 +17,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var testSize = 2_000
         public var cropScaleMin = 0.67          // official pre-train RandomResizedCrop
         public var flip = true
+        /// The synthetic generator's drawing version. Part of the config (so of the run id)
+        /// because a new drawing is new data: runs on older drawings must not count as done.
+        /// nil for CIFAR.
+        public var syntheticVersion: Int? = SyntheticSpec.generatorVersion
     }
 
     public struct EncoderConfig: Codable, Equatable, Sendable {
@@ -88,7 +92,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// The keys each section accepts, for "unknown key" messages.
     public static let validKeys: [String: [String]] = [
         "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
-        "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip"],
+        "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version"],
         "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps"],
         "mask": ["type", "patch", "ratio"],
         "head": ["type", "depth", "width", "heads"],
@@ -126,6 +130,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
         data.flip = try r.bool("data.flip", data.flip)
         if data.dataset == "synthetic" && !(SyntheticSpec.minClasses...SyntheticSpec.maxClasses).contains(data.classes) {
             throw ConfigError("\(r.origin("data.classes")): data.classes = \(data.classes): the synthetic dataset has \(SyntheticSpec.minClasses) to \(SyntheticSpec.maxClasses) classes")
+        }
+        if data.dataset == "synthetic" {
+            let v = try r.int("data.synthetic_version", SyntheticSpec.generatorVersion)
+            guard v == SyntheticSpec.generatorVersion else {
+                throw ConfigError("\(r.origin("data.synthetic_version")): data.synthetic_version = \(v): this build draws synthetic data version \(SyntheticSpec.generatorVersion) only (older drawings are not kept); set \(SyntheticSpec.generatorVersion) or leave the key out")
+            }
+            data.syntheticVersion = v
+        } else {
+            if tree.has("data.synthetic_version") {
+                throw ConfigError("\(r.origin("data.synthetic_version")): data.synthetic_version applies to data.dataset = synthetic only, not \(data.dataset)")
+            }
+            tree.markRead("data.synthetic_version")
+            data.syntheticVersion = nil
         }
         if data.dataset != "synthetic" && data.path == nil {
             throw ConfigError("\(r.origin("data.dataset")): data.dataset = \(data.dataset) needs data.path (the directory of the CIFAR binary files)")

