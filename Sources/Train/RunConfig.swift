@@ -128,24 +128,22 @@ public struct RunConfig: Codable, Equatable, Sendable {
         data.testSize = try r.int("data.test_size", data.testSize, min: 1)
         data.cropScaleMin = try r.double("data.crop_scale_min", data.cropScaleMin, range: 0.05...1)
         data.flip = try r.bool("data.flip", data.flip)
-        if data.dataset == "synthetic" && !(SyntheticSpec.minClasses...SyntheticSpec.maxClasses).contains(data.classes) {
-            throw ConfigError("\(r.origin("data.classes")): data.classes = \(data.classes): the synthetic dataset has \(SyntheticSpec.minClasses) to \(SyntheticSpec.maxClasses) classes")
-        }
         if data.dataset == "synthetic" {
+            guard (SyntheticSpec.minClasses...SyntheticSpec.maxClasses).contains(data.classes) else {
+                throw ConfigError("\(r.origin("data.classes")): data.classes = \(data.classes): the synthetic dataset has \(SyntheticSpec.minClasses) to \(SyntheticSpec.maxClasses) classes")
+            }
             let v = try r.int("data.synthetic_version", SyntheticSpec.generatorVersion)
             guard v == SyntheticSpec.generatorVersion else {
                 throw ConfigError("\(r.origin("data.synthetic_version")): data.synthetic_version = \(v): this build draws synthetic data version \(SyntheticSpec.generatorVersion) only (older drawings are not kept); set \(SyntheticSpec.generatorVersion) or leave the key out")
             }
-            data.syntheticVersion = v
         } else {
             if tree.has("data.synthetic_version") {
                 throw ConfigError("\(r.origin("data.synthetic_version")): data.synthetic_version applies to data.dataset = synthetic only, not \(data.dataset)")
             }
-            tree.markRead("data.synthetic_version")
+            guard data.path != nil else {
+                throw ConfigError("\(r.origin("data.dataset")): data.dataset = \(data.dataset) needs data.path (the directory of the CIFAR binary files)")
+            }
             data.syntheticVersion = nil
-        }
-        if data.dataset != "synthetic" && data.path == nil {
-            throw ConfigError("\(r.origin("data.dataset")): data.dataset = \(data.dataset) needs data.path (the directory of the CIFAR binary files)")
         }
 
         let presets = ViTConfig.presets.keys.sorted()

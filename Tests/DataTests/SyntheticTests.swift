@@ -86,8 +86,8 @@ final class SyntheticTests: TempDirTestCase {
         // version 5), so an image's brightness grows with the figure's area, a shape
         // property, as the ink of an MNIST digit does: measured F = 1.7, 9.7, 1.0 for R, G, B
         // (green weighs most in luma; under 3% of the variance), while the nearest class mean
-        // above stays at chance (10.6%). Under "no signal" F ~ F(9, 2990) (99.9% point 3.1); a colour tied to the
-        // class would put F in the hundreds.
+        // above stays at chance (10.6%). Under "no signal" F ~ F(9, 2990) (99.9% point 3.1);
+        // a colour tied to the class would put F in the hundreds.
         for c in 0..<3 {
             let all = (0..<n).map { feats[$0][c] }, grand = all.reduce(0, +) / Double(n)
             var classSum = [Double](repeating: 0, count: 10), classN = classSum
