@@ -16,9 +16,13 @@ struct BenchCommand: ParsableCommand {
         raw sgemm GFLOP/s at the MLP's shape, so their ratio shows how much of the machine the \
         step uses. Also prints peak RSS and the OpenBLAS kernel in use.
 
-        OpenBLAS picks its kernel when the library loads; an OPENBLAS_CORETYPE in the \
-        environment overrides that choice and mimlab respects it (compare both by running \
-        `env -u OPENBLAS_CORETYPE mimlab bench` and `OPENBLAS_CORETYPE=Haswell mimlab bench`).
+        OpenBLAS picks its kernel when the library loads. When its choice is weaker than what \
+        this CPU's features allow (a CPU newer than the library), mimlab starts itself again \
+        with OPENBLAS_CORETYPE set to the best kernel for those features (AVX-512 with BF16: \
+        Cooperlake; AVX-512: SkylakeX; AVX2 + FMA: Haswell, or Zen on AMD). An \
+        OPENBLAS_CORETYPE in your environment always wins (compare kernels by running \
+        `OPENBLAS_CORETYPE=Haswell mimlab bench`); MIMLAB_OPENBLAS_AUTO=0 keeps OpenBLAS's \
+        own choice. The first line says which kernel runs and who chose it.
         """)
 
     @Option(help: "Threads (default: all cores). Repeat the command to compare counts.")
@@ -54,7 +58,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallel.threads = threads }
         let cfg = ViTConfig.presets[preset]!
-        let pinned = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+        let kernel = BLASKernel.status
         var results: [Bench.Result] = []
         for m in mode {
             let bar = ProgressBar("bench \(m)", total: steps + 3, unit: "step")
@@ -69,7 +73,8 @@ struct BenchCommand: ParsableCommand {
         if json {
             var obj: [String: Any] = [
                 "preset": preset, "threads": Parallel.threads, "batch": batch,
-                "openblas_corename": BLAS.corename, "openblas_coretype_env": pinned ?? NSNull(),
+                "openblas_corename": kernel.corename, "openblas_chosen_by": kernel.origin.rawValue,
+                "openblas_replaced": kernel.replaced ?? NSNull(), "cpu_features": kernel.features,
                 "sgemm_shape": [m, n, k], "sgemm_gflops": gemm, "peak_rss_bytes": rss,
             ]
             obj["results"] = results.map {
@@ -81,7 +86,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         print("mimlab bench — \(preset), batch \(batch), \(Parallel.threads) thread(s)")
-        print("OpenBLAS kernel: \(BLAS.corename)" + (pinned.map { " (pinned by OPENBLAS_CORETYPE=\($0))" } ?? " (its own choice; OPENBLAS_CORETYPE unset)"))
+        print("OpenBLAS kernel: \(kernel.description)")
         print("| step | images/s | ms/step | GFLOP/s | share of sgemm |")
         print("|---|---:|---:|---:|---:|")
         for r in results {

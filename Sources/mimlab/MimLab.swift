@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 
 @main
 struct MimLab: ParsableCommand {
@@ -24,4 +25,11 @@ struct MimLab: ParsableCommand {
             TablesCommand.self,
         ]
     )
+
+    /// The OpenBLAS kernel is settled before anything else runs (see `BLASKernel`): this may
+    /// re-execute the process once under a better kernel.
+    static func main() {
+        BLASKernel.launch()
+        main(nil)
+    }
 }

@@ -38,6 +38,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Parallel.threads = max(1, threads) }
+        FileHandle.standardError.write(Data("mimlab run: \(Parallel.threads) thread(s), OpenBLAS kernel \(BLASKernel.status.description)\n".utf8))
         let cfg: RunConfig
         do { cfg = try RunConfig.load(path: config, overrides: overrides) } catch { fail("\(error)") }
         let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
