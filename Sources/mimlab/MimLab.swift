@@ -15,6 +15,7 @@ struct MimLab: ParsableCommand {
             AvgDistCommand.self,
             BenchCommand.self,
             CompareCommand.self,
+            FolderCommand.self,
             QueryCommand.self,
             ResultsCommand.self,
             RunCommand.self,
