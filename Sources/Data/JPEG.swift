@@ -37,7 +37,7 @@ public enum JPEG {
         let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var w: Int32 = 0, ht: Int32 = 0, sub: Int32 = 0, cs: Int32 = 0
         guard tjDecompressHeader3(h, src, UInt(bytes.count), &w, &ht, &sub, &cs) == 0 else {
-            throw DataError("\(name): unreadable JPEG (\(error(h)))")
+            throw DataError("\(name): unreadable JPEG (\(error(h)); truncated or corrupt)")
         }
         guard w > 0, ht > 0, Int(w) * Int(ht) <= RGBImage.maxPixels else {
             throw DataError("\(name): JPEG of \(w)×\(ht) pixels is empty or too large (at most \(RGBImage.maxPixels) pixels)")

@@ -22,7 +22,7 @@ public enum PNG {
         var img = png_image()
         img.version = UInt32(PNG_IMAGE_VERSION)
         guard png_image_begin_read_from_memory(&img, bytes.baseAddress, bytes.count) != 0 else {
-            throw DataError("\(name): unreadable PNG (\(message(img)))")
+            throw DataError("\(name): unreadable PNG (\(message(img)); truncated or corrupt)")
         }
         let w = Int(img.width), h = Int(img.height)
         guard w > 0, h > 0, w * h <= RGBImage.maxPixels else {
