@@ -24,65 +24,84 @@ public enum ResizePolicy: String, CaseIterable, Sendable {
 
     /// Writes `img` as `S×S` CHW bytes (channel planes) into `out`.
     public func apply(_ img: RGBImage, size S: Int, into out: UnsafeMutablePointer<UInt8>) {
-        let (x0, y0, bw, bh) = box(width: img.width, height: img.height)
-        let xs = ResizePolicy.taps(start: x0, length: bw, source: img.width, size: S)
-        let ys = ResizePolicy.taps(start: y0, length: bh, source: img.height, size: S)
-        let W = img.width
-        // Horizontal pass over the rows the vertical taps need, then the vertical pass.
-        let rowLo = ys.map(\.first).min()!, rowHi = ys.map { $0.first + $0.weights.count }.max()!
-        var tmp = [Float](repeating: 0, count: (rowHi - rowLo) * S * 3)
-        img.pixels.withUnsafeBufferPointer { src in
-            for y in rowLo..<rowHi {
-                let row = src.baseAddress! + y * W * 3
-                let t = (y - rowLo) * S * 3
-                for ox in 0..<S {
-                    let tap = xs[ox]
-                    var r: Float = 0, g: Float = 0, b: Float = 0
-                    for (k, wt) in tap.weights.enumerated() {
-                        let p = row + (tap.first + k) * 3
-                        r += wt * Float(p[0]); g += wt * Float(p[1]); b += wt * Float(p[2])
-                    }
-                    tmp[t + ox * 3] = r; tmp[t + ox * 3 + 1] = g; tmp[t + ox * 3 + 2] = b
-                }
+        let W = img.width, plane = S * S
+        if W == S && img.height == S {   // already the working size: the pixels as they are
+            img.pixels.withUnsafeBufferPointer { src in
+                for k in 0..<plane { for c in 0..<3 { out[c * plane + k] = src[3 * k + c] } }
             }
+            return
         }
-        let plane = S * S
-        for oy in 0..<S {
-            let tap = ys[oy]
-            for ox in 0..<S {
-                for c in 0..<3 {
-                    var v: Float = 0
-                    for (k, wt) in tap.weights.enumerated() { v += wt * tmp[((tap.first + k - rowLo) * S + ox) * 3 + c] }
-                    out[c * plane + oy * S + ox] = UInt8(min(max(v.rounded(), 0), 255))
+        let (x0, y0, bw, bh) = box(width: W, height: img.height)
+        let xs = Taps(start: x0, length: bw, source: W, size: S)
+        let ys = Taps(start: y0, length: bh, source: img.height, size: S)
+        // Horizontal pass over the rows the vertical taps need (into channel planes), then
+        // the vertical pass, a row of output at a time.
+        let rowLo = ys.first.min()!, rowHi = zip(ys.first, ys.count).map { $0 + $1 }.max()!
+        let rows = rowHi - rowLo
+        var tmp = [Float](repeating: 0, count: 3 * rows * S)
+        var acc = [Float](repeating: 0, count: S)
+        img.pixels.withUnsafeBufferPointer { src in
+            tmp.withUnsafeMutableBufferPointer { t in
+                for y in rowLo..<rowHi {
+                    let row = src.baseAddress! + y * W * 3, r0 = (y - rowLo) * S
+                    for ox in 0..<S {
+                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        var p = row + xs.first[ox] * 3, w = xs.offset[ox]
+                        for _ in 0..<xs.count[ox] {
+                            let wt = xs.weights[w]
+                            r += wt * Float(p[0]); g += wt * Float(p[1]); b += wt * Float(p[2])
+                            p += 3; w += 1
+                        }
+                        t[r0 + ox] = r; t[rows * S + r0 + ox] = g; t[2 * rows * S + r0 + ox] = b
+                    }
+                }
+                acc.withUnsafeMutableBufferPointer { a in
+                    for c in 0..<3 {
+                        let tc = t.baseAddress! + c * rows * S
+                        for oy in 0..<S {
+                            for ox in 0..<S { a[ox] = 0 }
+                            var w = ys.offset[oy]
+                            for k in 0..<ys.count[oy] {
+                                let wt = ys.weights[w], line = tc + (ys.first[oy] + k - rowLo) * S
+                                for ox in 0..<S { a[ox] += wt * line[ox] }
+                                w += 1
+                            }
+                            let o = out + c * plane + oy * S
+                            for ox in 0..<S { o[ox] = UInt8(min(max(a[ox].rounded(), 0), 255)) }
+                        }
+                    }
                 }
             }
         }
     }
 
-    struct Tap { var first: Int; var weights: [Float] }
-
     /// Per output pixel, the source pixels and normalised weights of a triangle filter of
     /// radius max(1, scale) centred on the output pixel's centre; pixels outside the image
-    /// are dropped and the rest renormalised (PIL's edge rule).
-    static func taps(start: Double, length: Double, source n: Int, size S: Int) -> [Tap] {
-        let scale = length / Double(S)
-        let support = max(1, scale)
-        return (0..<S).map { o in
-            let centre = start + (Double(o) + 0.5) * scale
-            let lo = max(0, Int((centre - support).rounded(.down))), hi = min(n - 1, Int((centre + support).rounded(.up)))
-            var first = -1, ws: [Double] = []
-            for j in lo...max(lo, hi) {
-                let w = 1 - abs(Double(j) + 0.5 - centre) / support
-                guard w > 0 else { if first >= 0 { ws.append(0) }; continue }
-                if first < 0 { first = j }
-                ws.append(w)
+    /// are dropped and the rest renormalised (PIL's edge rule). Flat arrays: output o uses
+    /// `count[o]` weights from `weights[offset[o]]` on source pixels from `first[o]`.
+    struct Taps {
+        var first: [Int] = [], count: [Int] = [], offset: [Int] = [], weights: [Float] = []
+
+        init(start: Double, length: Double, source n: Int, size S: Int) {
+            let scale = length / Double(S)
+            let support = max(1, scale)
+            for o in 0..<S {
+                let centre = start + (Double(o) + 0.5) * scale
+                let lo = max(0, Int((centre - support).rounded(.down)))
+                let hi = min(n - 1, Int((centre + support).rounded(.up)))
+                var f = -1, ws: [Double] = []
+                for j in lo...max(lo, hi) {
+                    let w = 1 - abs(Double(j) + 0.5 - centre) / support
+                    guard w > 0 else { if f >= 0 { ws.append(0) }; continue }
+                    if f < 0 { f = j }
+                    ws.append(w)
+                }
+                while ws.last == 0 { ws.removeLast() }
+                if f < 0 { f = min(max(Int(centre), 0), n - 1); ws = [1] }   // centre off the image: nearest edge
+                let sum = ws.reduce(0, +)
+                first.append(f); count.append(ws.count); offset.append(weights.count)
+                weights += ws.map { Float($0 / sum) }
             }
-            while ws.last == 0 { ws.removeLast() }
-            if first < 0 {   // the centre lies outside the image: nearest edge pixel
-                return Tap(first: min(max(Int(centre), 0), n - 1), weights: [1])
-            }
-            let sum = ws.reduce(0, +)
-            return Tap(first: first, weights: ws.map { Float($0 / sum) })
         }
     }
 }
