@@ -224,9 +224,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// `data.dataset: folder`: lists the folder (so its content hash is in the config).
     mutating func readFolder(_ r: ConfigReader) throws {
         let tree = r.tree
-        for key in ["synthetic_version", "classes"] where tree.has("data.\(key)") {
-            throw ConfigError("\(r.origin("data.\(key)")): data.\(key) does not apply to data.dataset = folder (its classes are its sub-folders)")
+        if tree.has("data.classes") {
+            throw ConfigError("\(r.origin("data.classes")): data.classes does not apply to data.dataset = folder (its classes are its sub-folders)")
         }
+        // The paper specs' base (tiny-default.yaml) spells out the synthetic drawing; a spec
+        // that points it at a folder need not unset it. It has no effect here.
+        tree.markRead("data.synthetic_version")
         guard let path = data.path, !path.isEmpty else {
             throw ConfigError("\(r.origin("data.dataset")): data.dataset = folder needs data.path (ROOT/<class>/<image>, or ROOT/train/ and ROOT/val/)")
         }

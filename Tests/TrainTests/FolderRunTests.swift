@@ -100,6 +100,8 @@ final class FolderRunTests: XCTestCase {
         try FileManager.default.copyItem(atPath: "\(copy)/train/00-disc/000000.png", toPath: "\(copy)/train/00-disc/extra.png")
         XCTAssertNotEqual(try config(path: copy).canonicalJSON(), json)
         XCTAssertNotEqual(try config(["data.resize=squash"]).canonicalJSON(), json)
+        // A paper spec's base names the synthetic drawing; on a folder it changes nothing.
+        XCTAssertEqual(try config(["data.synthetic_version=5"]).canonicalJSON(), json)
 
         // Other datasets' configs do not gain the folder keys (their run ids stay).
         let synthetic = try RunConfig.parse(yaml: Self.small).canonicalJSON()
