@@ -76,7 +76,7 @@ final class ProgressObserver: TrainObserver {
     func phaseStarted(_ phase: String, totalSteps: Int) {
         self.phase = phase
         replayed = 0
-        bar = ProgressBar(phase, total: max(1, totalSteps), unit: "step")
+        bar = ProgressBar(phase, total: max(1, totalSteps), unit: phase == "decode" ? "img" : "step")
     }
 
     func phaseResumed(_ phase: String, step: Int, path: String) {
