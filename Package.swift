@@ -31,9 +31,11 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs",
+                       providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: kernelSettings),
-        .target(name: "Data", dependencies: ["Tensor"], swiftSettings: kernelSettings),
+        .target(name: "Data", dependencies: ["Tensor", "CImageCodecs"], swiftSettings: kernelSettings),
         .target(name: "MIM", dependencies: ["Tensor", "NN", "Data"], swiftSettings: kernelSettings),
         .target(name: "Train", dependencies: [
             "Tensor", "NN", "Data", "MIM", .product(name: "Yams", package: "Yams"),
@@ -54,7 +56,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Tensor", "Data"], swiftSettings: cpuFlags),
         .testTarget(name: "MIMTests", dependencies: ["Tensor", "NN", "MIM"], swiftSettings: cpuFlags),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
-        .testTarget(name: "SweepTests", dependencies: ["Train", "Results", "Sweep"], swiftSettings: cpuFlags),
+        .testTarget(name: "SweepTests", dependencies: ["Tensor", "Train", "Results", "Sweep"], swiftSettings: cpuFlags),
         .testTarget(name: "TrainTests", dependencies: ["Tensor", "NN", "MIM", "Data", "Train"],
                     exclude: ["Fixtures"], swiftSettings: cpuFlags),
     ],

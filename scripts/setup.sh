@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages mimlab needs, when they are missing: OpenBLAS for the
-# matrix products, SQLite for the results database, and Slurm with MUNGE for
+# matrix products, SQLite for the results database, libpng and libjpeg-turbo (TurboJPEG)
+# for image-folder datasets, and Slurm with MUNGE for
 # `sweep run --backend slurm` and the tests that bring up a local cluster
 # (scripts/slurm-local.sh).
 set -euo pipefail
 need=()
-for pkg in libopenblas-dev libsqlite3-dev slurmctld slurmd slurm-client munge; do
+for pkg in libopenblas-dev libsqlite3-dev libpng-dev libturbojpeg0-dev slurmctld slurmd slurm-client munge; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 ((${#need[@]})) || exit 0

@@ -16,6 +16,9 @@ public protocol TrainObserver: AnyObject {
     /// The saved state at `path` could not be used (`reason`); the phase starts over and
     /// overwrites it.
     func checkpointIgnored(_ phase: String, path: String, reason: String)
+    /// Something a person should see once, outside any phase (a dataset's cache size,
+    /// skipped files).
+    func note(_ message: String)
 }
 
 extension TrainObserver {
@@ -25,6 +28,7 @@ extension TrainObserver {
     public func phaseFinished(_ phase: String, seconds: Double) {}
     public func phaseResumed(_ phase: String, step: Int, path: String) {}
     public func checkpointIgnored(_ phase: String, path: String, reason: String) {}
+    public func note(_ message: String) {}
 }
 
 /// Reports nothing.

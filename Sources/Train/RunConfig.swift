@@ -8,8 +8,8 @@ import NN
 /// ratio 0.6, linear head, L1 on masked pixels.
 public struct RunConfig: Codable, Equatable, Sendable {
     public struct DataConfig: Codable, Equatable, Sendable {
-        public var dataset = "synthetic"        // synthetic | cifar10 | cifar100
-        public var path: String? = nil          // CIFAR binary directory
+        public var dataset = "synthetic"        // synthetic | cifar10 | cifar100 | folder
+        public var path: String? = nil          // CIFAR binary directory, or the image folder
         public var imageSize = 32
         public var classes = 10                 // synthetic only
         public var poolSize = 10_000            // unlabelled pre-train pool
@@ -21,6 +21,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// because a new drawing is new data: runs on older drawings must not count as done.
         /// nil for CIFAR.
         public var syntheticVersion: Int? = SyntheticSpec.generatorVersion
+        /// Image folders only (nil otherwise, so other runs' ids are unchanged): the folder's
+        /// content hash (stands for the data in the run id; the path does not), its resize
+        /// policy, normalisation (`dataset` statistics or `imagenet` constants) and, for one
+        /// class tree, the validation fraction.
+        public var folderHash: String? = nil
+        public var resize: String? = nil
+        public var normalize: String? = nil
+        public var valFraction: Double? = nil
     }
 
     public struct EncoderConfig: Codable, Equatable, Sendable {
@@ -84,7 +92,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    public static let datasets = ["synthetic", "cifar10", "cifar100"]
+    public static let datasets = ["synthetic", "cifar10", "cifar100", "folder"]
+    public static let normalizations = ["dataset", "imagenet"]
     public static let methods = ["simmim"]
     public static let heads = HeadKind.allCases.map(\.rawValue)
     public static let lossOn = LossRegion.allCases.map(\.rawValue)
@@ -92,7 +101,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// The keys each section accepts, for "unknown key" messages.
     public static let validKeys: [String: [String]] = [
         "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
-        "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version"],
+        "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version",
+                 "resize", "normalize", "val_fraction"],
         "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps"],
         "mask": ["type", "patch", "ratio"],
         "head": ["type", "depth", "width", "heads"],
@@ -128,6 +138,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         data.testSize = try r.int("data.test_size", data.testSize, min: 1)
         data.cropScaleMin = try r.double("data.crop_scale_min", data.cropScaleMin, range: 0.05...1)
         data.flip = try r.bool("data.flip", data.flip)
+        if data.dataset != "folder", let key = ["resize", "normalize", "val_fraction"].first(where: { tree.has("data.\($0)") }) {
+            throw ConfigError("\(r.origin("data.\(key)")): data.\(key) applies to data.dataset = folder only, not \(data.dataset)")
+        }
         if data.dataset == "synthetic" {
             guard (SyntheticSpec.minClasses...SyntheticSpec.maxClasses).contains(data.classes) else {
                 throw ConfigError("\(r.origin("data.classes")): data.classes = \(data.classes): the synthetic dataset has \(SyntheticSpec.minClasses) to \(SyntheticSpec.maxClasses) classes")
@@ -136,6 +149,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
             guard v == SyntheticSpec.generatorVersion else {
                 throw ConfigError("\(r.origin("data.synthetic_version")): data.synthetic_version = \(v): this build draws synthetic data version \(SyntheticSpec.generatorVersion) only (older drawings are not kept); set \(SyntheticSpec.generatorVersion) or leave the key out")
             }
+        } else if data.dataset == "folder" {
+            try readFolder(r)
         } else {
             if tree.has("data.synthetic_version") {
                 throw ConfigError("\(r.origin("data.synthetic_version")): data.synthetic_version applies to data.dataset = synthetic only, not \(data.dataset)")
@@ -206,6 +221,35 @@ public struct RunConfig: Codable, Equatable, Sendable {
         do { _ = try simmimConfig() } catch { throw ConfigError("\(r.origin("head")): \(error)") }
     }
 
+    /// `data.dataset: folder`: lists the folder (so its content hash is in the config).
+    mutating func readFolder(_ r: ConfigReader) throws {
+        let tree = r.tree
+        if tree.has("data.classes") {
+            throw ConfigError("\(r.origin("data.classes")): data.classes does not apply to data.dataset = folder (its classes are its sub-folders)")
+        }
+        // The paper specs' base (tiny-default.yaml) spells out the synthetic drawing; a spec
+        // that points it at a folder need not unset it. It has no effect here.
+        tree.markRead("data.synthetic_version")
+        guard let path = data.path, !path.isEmpty else {
+            throw ConfigError("\(r.origin("data.dataset")): data.dataset = folder needs data.path (ROOT/<class>/<image>, or ROOT/train/ and ROOT/val/)")
+        }
+        // Absolute, so a Slurm task started elsewhere finds it; not in the run id either way.
+        data.path = URL(fileURLWithPath: path).standardizedFileURL.path
+        data.resize = try r.string("data.resize", ResizePolicy.shorter.rawValue, oneOf: ResizePolicy.allCases.map(\.rawValue))
+        data.normalize = try r.string("data.normalize", "dataset", oneOf: RunConfig.normalizations)
+        let fraction = tree.has("data.val_fraction")
+            ? try r.double("data.val_fraction", 0, open: (0, 1), rule: "must be in (0, 1)") : nil
+        tree.markRead("data.val_fraction")
+        let folder: ImageFolder
+        do { folder = try ImageFolder.scan(data.path!, valFraction: fraction) } catch {
+            throw ConfigError("\(r.origin("data.path")): \(error)")
+        }
+        if case .split(let f) = folder.layout { data.valFraction = f }
+        data.folderHash = folder.contentHash
+        data.classes = folder.classes.count
+        data.syntheticVersion = nil
+    }
+
     static func phase(_ r: ConfigReader, _ name: String, _ d: PhaseConfig) throws -> PhaseConfig {
         var p = d
         p.epochs = try r.int("\(name).epochs", d.epochs, min: 0)
@@ -237,10 +281,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// Canonical JSON: every field filled, keys sorted, so equal configs give equal bytes.
+    /// An image folder is named by its content hash, not its path.
     public func canonicalJSON() -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         enc.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: try! enc.encode(self), as: UTF8.self)
+        var c = self
+        if c.data.dataset == "folder" { c.data.path = nil }
+        return String(decoding: try! enc.encode(c), as: UTF8.self)
     }
 }

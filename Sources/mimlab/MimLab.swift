@@ -16,6 +16,7 @@ struct MimLab: ParsableCommand {
             AvgDistCommand.self,
             BenchCommand.self,
             CompareCommand.self,
+            FolderCommand.self,
             QueryCommand.self,
             ResultsCommand.self,
             RunCommand.self,

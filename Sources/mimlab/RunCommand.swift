@@ -36,6 +36,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
 
+    @Flag(help: "Image folders: refuse non-image files instead of skipping them.")
+    var strict = false
+
     func run() throws {
         if let threads { Parallel.threads = max(1, threads) }
         FileHandle.standardError.write(Data("mimlab run: \(Parallel.threads) thread(s), OpenBLAS kernel \(BLASKernel.status.description)\n".utf8))
@@ -43,9 +46,9 @@ struct RunCommand: ParsableCommand {
         do { cfg = try RunConfig.load(path: config, overrides: overrides) } catch { fail("\(error)") }
         let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = out ?? "runs/\(name)-seed\(cfg.seed)"
-        let data: RunData
-        do { data = try RunDataFactory.make(cfg, cacheDir: cache) } catch { fail("\(error)") }
         let observer = ProgressObserver()
+        let data: RunData
+        do { data = try RunDataFactory.make(cfg, cacheDir: cache, observer: observer, strict: strict) } catch { fail("\(error)") }
         let result: RunResult
         do { result = try Run(config: cfg, outputDir: dir).execute(data, observer: observer) } catch { fail("\(error)") }
         if json {
@@ -74,7 +77,7 @@ final class ProgressObserver: TrainObserver {
     func phaseStarted(_ phase: String, totalSteps: Int) {
         self.phase = phase
         replayed = 0
-        bar = ProgressBar(phase, total: max(1, totalSteps), unit: "step")
+        bar = ProgressBar(phase, total: max(1, totalSteps), unit: phase == "decode" ? "img" : "step")
     }
 
     func phaseResumed(_ phase: String, step: Int, path: String) {
@@ -97,5 +100,9 @@ final class ProgressObserver: TrainObserver {
     func phaseFinished(_ phase: String, seconds: Double) {
         bar?.finish(trailing: String(format: "%.1f s", seconds))
         bar = nil
+    }
+
+    func note(_ message: String) {
+        if let bar { bar.note(message) } else { FileHandle.standardError.write(Data((message + "\n").utf8)) }
     }
 }

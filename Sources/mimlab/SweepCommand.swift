@@ -282,14 +282,19 @@ struct SweepWorkerCommand: ParsableCommand {
         do { store = try ResultsStore(path: options.db) } catch { fail("\(error)") }
         // A runner killed with -9 cannot stop its workers; they notice they were orphaned and
         // stop too (their in-flight runs are then stale and run again by the next runner).
+        var watchdog: DispatchSourceTimer?
         if let parentPid {
-            let watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.watchdog"))
-            watchdog.schedule(deadline: .now() + 1, repeating: 1)
-            watchdog.setEventHandler { if getppid() != parentPid { exitNow(137) } }
-            watchdog.resume()
+            watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.watchdog"))
+            watchdog?.schedule(deadline: .now() + 1, repeating: 1)
+            watchdog?.setEventHandler { if getppid() != parentPid { exitNow(137) } }
+            watchdog?.resume()
         }
-        runWorkerLoop(spec, store: store, threads: max(1, threads), retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
-                      observer: LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] "))
+        // Held to the end: a timer source released by the optimiser after its last use is
+        // cancelled, and the worker would outlive a killed runner.
+        withExtendedLifetime(watchdog) {
+            runWorkerLoop(spec, store: store, threads: max(1, threads), retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
+                          observer: LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] "))
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import XCTest
 import Results
 import Train
 import Sweep
+import Tensor
 
 final class SweepSpecTests: XCTestCase {
     func spec(_ body: String, file: String = "/tmp/x/spec.yaml") throws -> SweepSpec {
