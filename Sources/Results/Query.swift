@@ -257,7 +257,8 @@ public struct RunQuery: Sendable {
             let key = groupBy.indices.map { QueryValue(row["g\($0)"] as DatabaseValue) }
             var b = buckets[key] ?? (0, [])
             b.runs += 1
-            if let v = row["v"] as Double? { b.values.append(v) }
+            let id = try row.checkedRunID("id", table: "runs")
+            if let v = try row.checkedOptional("v", Double.self, table: "results", run: id) { b.values.append(v) }
             buckets[key] = b
         }
         return buckets.map { QueryGroup(values: $0.key, runs: $0.value.runs, stats: SampleStats($0.value.values)) }

@@ -36,20 +36,24 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
 
+    func validate() throws { if let threads { try checkThreads(threads) } }
+
     func run() throws {
-        if let threads { Parallel.threads = max(1, threads) }
-        let cfg: RunConfig
-        do { cfg = try RunConfig.load(path: config, overrides: overrides) } catch { fail("\(error)") }
+        if let threads { Parallel.threads = threads }
+        let cfg = try RunConfig.load(path: config, overrides: overrides)
         let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = out ?? "runs/\(name)-seed\(cfg.seed)"
-        let data: RunData
-        do { data = try RunDataFactory.make(cfg, cacheDir: cache) } catch { fail("\(error)") }
+        // Made before any work: a run should not train for an hour and then find it cannot write.
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw CLIError("--out \(dir): cannot create the output directory (\(pathProblem(dir)))")
+        }
+        let data = try RunDataFactory.make(cfg, cacheDir: cache)
         let observer = ProgressObserver()
-        let result: RunResult
-        do { result = try Run(config: cfg, outputDir: dir).execute(data, observer: observer) } catch { fail("\(error)") }
+        let result = try Run(config: cfg, outputDir: dir).execute(data, observer: observer)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             print(String(decoding: try enc.encode(result.values), as: UTF8.self))
             return
         }
