@@ -283,6 +283,27 @@ public struct RunQuery: Sendable {
                 }
             }
         }
+        // A sweep name or an ordered comparison that can match nothing is a typo, not an empty answer.
+        for f in filters {
+            switch f.axis.kind {
+            case .sweep where f.op == .eq:
+                let known = try String.fetchAll(db, sql: "SELECT DISTINCT sweep FROM run_sweeps ORDER BY sweep")
+                for v in f.values where !known.contains(v) {
+                    throw ResultsError("unknown sweep '\(v)'; sweeps in the database: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+                }
+            case .config where [.lt, .le, .gt, .ge].contains(f.op):
+                let types = Set(try String.fetchAll(db, sql: "SELECT DISTINCT json_type(config, ?) FROM runs WHERE json_type(config, ?) IS NOT NULL",
+                                                    arguments: [f.axis.jsonPath, f.axis.jsonPath]))
+                let wantsText = RunQuery.bindable(f.values[0]) is String
+                if !types.isEmpty && wantsText && !types.contains("text") {
+                    throw ResultsError("--where \(f.axis.name)\(f.op.rawValue)\(f.values[0]): \(f.axis.name) holds numbers; compare it with a number")
+                }
+                if !types.isEmpty && !wantsText && types == ["text"] {
+                    throw ResultsError("--where \(f.axis.name)\(f.op.rawValue)\(f.values[0]): \(f.axis.name) holds text; compare it with text")
+                }
+            default: break
+            }
+        }
         // With no results at all (nothing done yet) any metric is plausible: groups show n = 0.
         let names = try String.fetchAll(db, sql: "SELECT DISTINCT name FROM results ORDER BY name")
         if !names.isEmpty && !names.contains(metric) {

@@ -18,10 +18,22 @@ extension MimLab {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            if isArgumentParserError(error) { exit(withError: error) }
-            report(error)
+            // --help, --version and a deliberate exit status keep ArgumentParser's handling.
+            if error is ExitCode || MimLab.exitCode(for: error).isSuccess { exit(withError: error) }
+            if isArgumentParserError(error) {
+                // A usage error is one line too: the usage text is one `--help` away.
+                let message = MimLab.message(for: error)
+                if message.isEmpty { exit(withError: error) }
+                FileHandle.standardError.write(Data("mimlab: error: \(oneLine(message)) (see --help)\n".utf8))
+            } else {
+                report(error)
+            }
             Foundation.exit(2)
         }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     static func isArgumentParserError(_ error: Error) -> Bool {
@@ -41,8 +53,7 @@ extension MimLab {
         } else {
             text = "\(error)"
         }
-        text = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
-        FileHandle.standardError.write(Data("mimlab: error: \(text)\n".utf8))
+        FileHandle.standardError.write(Data("mimlab: error: \(oneLine(text))\n".utf8))
     }
 }
 
