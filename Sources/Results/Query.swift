@@ -239,7 +239,7 @@ public struct RunQuery: Sendable {
             case .sweep: sql += ", s.sweep AS g\(i)"
             }
         }
-        sql += ", m.value AS v FROM runs r"
+        sql += ", m.value AS value FROM runs r"
         // A run in two sweeps counts in both groups when grouping by sweep.
         if groupBy.contains(where: { $0.kind == .sweep }) { sql += " JOIN run_sweeps s ON s.run_id = r.id" }
         sql += " LEFT JOIN results m ON m.run_id = r.id AND m.name = ?"
@@ -258,7 +258,7 @@ public struct RunQuery: Sendable {
             var b = buckets[key] ?? (0, [])
             b.runs += 1
             let id = try row.checkedRunID("id", table: "runs")
-            if let v = try row.checkedOptional("v", Double.self, table: "results", run: id) { b.values.append(v) }
+            if let v = try row.checkedOptional("value", Double.self, table: "results", run: id) { b.values.append(v) }
             buckets[key] = b
         }
         return buckets.map { QueryGroup(values: $0.key, runs: $0.value.runs, stats: SampleStats($0.value.values)) }

@@ -51,15 +51,6 @@ public struct ResultShard: Sendable {
 
     public static func fileName(id: String) -> String { id + fileSuffix }
 
-    /// Whether `merge(shardsIn: dir)` has anything to look at (shards, unfinished temp files,
-    /// claims an interrupted merge left): without, merging need not open the database for writing.
-    public static func hasWork(in dir: String) throws -> Bool {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        if names.contains(where: { $0.hasSuffix(fileSuffix) || $0.hasSuffix(".tmp") }) { return true }
-        let claims = (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/merged")) ?? []
-        return claims.contains { $0.hasPrefix(".") && $0.hasSuffix(ShardClaim.suffix) }
-    }
-
     /// The run id a shard file name stands for (`<id>.shard.sqlite`), nil for other names.
     public static func runID(fileName: String) -> String? {
         guard fileName.hasSuffix(fileSuffix), !fileName.hasPrefix(".") else { return nil }

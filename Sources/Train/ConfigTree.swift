@@ -64,19 +64,28 @@ public final class ConfigTree {
             guard let node = try parser.singleRoot() else { return nil }
             return try withExtendedLifetime(parser) { try ConversionResult(node, source: source, text: SourceText(yaml)) }
         } catch let e as ConfigError { throw e } catch {
-            throw ConfigError(describe(yamlError: error, source: source))
+            throw ConfigError(describe(yamlError: error, source: source, yaml: yaml))
         }
     }
 
     /// A YAML error as `file:line: problem`, without the document Yams appends.
-    static func describe(yamlError error: Error, source: String) -> String {
+    static func describe(yamlError error: Error, source: String, yaml: String) -> String {
         func at(_ mark: Mark, _ problem: String) -> String { "\(source):\(mark.line): not valid YAML: \(problem)" }
         if let e = error as? YamlError {
             switch e {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
                 return at(mark, problem)
             case .duplicatedKeysInMapping(let keys, let context):
-                return "\(source):\(context.mark.line): duplicate key \(keys.sorted().map { "'\($0)'" }.joined(separator: ", ")); each key once per section"
+                // Yams marks the first of the two; the second, at the same indentation below, is the one to remove.
+                let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+                let indent = context.mark.column - 1
+                let second = lines.indices.dropFirst(context.mark.line).first { i in
+                    let l = lines[i]
+                    guard l.count > indent, l.prefix(indent).allSatisfy({ $0 == " " }) else { return false }
+                    let rest = l.dropFirst(indent)
+                    return keys.contains { rest.hasPrefix($0) && rest.dropFirst($0.count).drop(while: { $0 == " " }).hasPrefix(":") }
+                }.map { $0 + 1 } ?? context.mark.line
+                return "\(source):\(second): duplicate key \(keys.sorted().map { "'\($0)'" }.joined(separator: ", ")); each key once per section"
             case .reader(let problem, _, _, _):
                 return "\(source): not valid YAML: \(problem)"
             default: break
@@ -161,7 +170,10 @@ public final class ConfigTree {
         guard let eq = assignment.firstIndex(of: "="), eq != assignment.startIndex else {
             throw ConfigError("--set \(assignment): expected key.path=value, e.g. mask.ratio=0.75")
         }
-        let path = assignment[..<eq].split(separator: ".").map(String.init)
+        let path = assignment[..<eq].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard path.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }) else {
+            throw ConfigError("--set \(assignment): '\(assignment[..<eq])' is not a key path; expected key.path=value, e.g. mask.ratio=0.75")
+        }
         let text = String(assignment[assignment.index(after: eq)...])
         let value: Entry
         do {

@@ -41,7 +41,7 @@ struct AvgDistCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Masks sampled per cell (1 to \(AvgDistCommand.maxSamples)).")
     var samples = 200
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
 
     @Flag(help: "Print one JSON object per cell on stdout instead of the table.")
@@ -81,7 +81,7 @@ struct AvgDistCommand: ParsableCommand {
         for p in maskPatch where !(1...AvgDistCommand.maxImageSize).contains(p) {
             throw ValidationError("--mask-patch \(p): must be 1 to \(AvgDistCommand.maxImageSize) px")
         }
-        let cells = Double(max(1, maskType.count) * max(1, maskPatch.count) * max(1, ratio.count))
+        let cells = Double((maskType.isEmpty ? 2 : maskType.count) * (maskPatch.isEmpty ? 5 : maskPatch.count) * (ratio.isEmpty ? 9 : ratio.count))
         let work = cells * Double(samples) * Double(imageSize * imageSize)
         guard work <= AvgDistCommand.maxPixelSamples else {
             throw ValidationError("--samples \(samples) × \(Int(cells)) cells × \(imageSize)² px is too much work (over \(Int(AvgDistCommand.maxPixelSamples / 1e9)) billion pixel samples); lower --samples or --image-size")
@@ -125,9 +125,9 @@ struct AvgDistCommand: ParsableCommand {
         }
         try check(spec(modelPatch, 0.5), strict: true)
         for r in ratios { try check(spec(modelPatch, r), strict: true) }
-        var usable: [Int] = []
+        var usable: [Int] = [], notes: [String] = []
         for p in patches where !usable.contains(p) {
-            if try check(spec(p, 0.5), strict: false) { usable.append(p) }
+            if let note = try check(spec(p, 0.5), strict: false) { notes.append(note) } else { usable.append(p) }
         }
         guard !usable.isEmpty else {
             let valid = MaskSpec.validMaskedPatchSizes(imageSize: imageSize, modelPatchSize: modelPatch)
@@ -135,24 +135,25 @@ struct AvgDistCommand: ParsableCommand {
                  + "with --model-patch \(modelPatch); valid: "
                  + valid.map(String.init).joined(separator: ", "))
         }
+        // Skipped sizes are worth a note only when something is left to compute.
+        for note in notes { FileHandle.standardError.write(Data("mimlab: note: skipping \(note)\n".utf8)) }
         return types.flatMap { t in usable.flatMap { p in ratios.map { r in
             Cell(spec: MaskSpec(type: t, imageSize: imageSize, modelPatchSize: modelPatch, maskedPatchSize: p, maskRatio: r),
                  stats: AvgDistStats(imageSize: imageSize))
         } } }
     }
 
-    /// Validates `spec`. A masked-patch problem is skipped with a note unless `strict`;
-    /// anything else ends the command.
+    /// Validates `spec`; returns why a masked patch size is skipped (nil: it is usable). A
+    /// masked-patch problem is skipped unless `strict`; anything else ends the command.
     @discardableResult
-    private func check(_ spec: MaskSpec, strict: Bool) throws -> Bool {
+    private func check(_ spec: MaskSpec, strict: Bool) throws -> String? {
         do {
             try spec.validate()
-            return true
+            return nil
         } catch let e as MaskSpecError {
             let message = e.message(naming: Self.optionNames)
             if strict || e.field != .maskedPatchSize { throw CLIError(message) }
-            FileHandle.standardError.write(Data("mimlab: note: skipping \(message)\n".utf8))
-            return false
+            return message
         }
     }
 

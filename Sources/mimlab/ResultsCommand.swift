@@ -60,13 +60,12 @@ struct ResultsMergeCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
             throw CLIError("\(dir): no such shard directory")
         }
-        let report: MergeReport
-        if try ResultShard.hasWork(in: dir) {
+        var (report, mergeable) = ResultsStore.previewMerge(shardsIn: dir)
+        if mergeable {
             report = try ResultsStore(path: db).merge(shardsIn: dir)
-        } else {
-            // Nothing to merge: the database is only checked, and stays byte-identical.
-            if db.isEmpty || FileManager.default.fileExists(atPath: db) { _ = try ResultsStore(path: db, readOnly: true) }
-            report = MergeReport()
+        } else if db.isEmpty || FileManager.default.fileExists(atPath: db) {
+            // Nothing to ingest: the database is only checked, and stays byte-identical.
+            _ = try ResultsStore(path: db, readOnly: true)
         }
         for p in report.failed { print("failed: \(dir)/\(p.file): \(p.reason)") }
         for p in report.incomplete { print("incomplete: \(dir)/\(p.file): \(p.reason)") }

@@ -174,7 +174,8 @@ struct SweepRunCommand: ParsableCommand {
     func run() throws {
         let spec = try options.load()
         // Nothing to do is answered from a read-only look: the database stays byte-identical.
-        if backendOptions.backend == .local, let idle = try idlePlan(spec) {
+        let idle = try idlePlan(spec)
+        if backendOptions.backend == .local, let idle {
             FileHandle.standardError.write(Data("sweep \(spec.name): \(spec.runs.count) runs, \(idle.count(.done)) done, nothing to run; db \(options.db)\n".utf8))
             return try finish(spec, plan: idle)
         }
@@ -200,11 +201,12 @@ struct SweepRunCommand: ParsableCommand {
 
     /// The plan when this call would change nothing: every run of the spec is in the
     /// database and linked to this sweep only, and none is left to run (nil otherwise).
+    /// Read before anything is written, so a malformed database is reported untouched.
     func idlePlan(_ spec: SweepSpec) throws -> SweepPlan? {
-        guard !options.db.isEmpty, FileManager.default.fileExists(atPath: options.db) else { return nil }
+        guard options.db.isEmpty || FileManager.default.fileExists(atPath: options.db) else { return nil }
         let store = try ResultsStore(path: options.db, readOnly: true)
-        guard try store.isRegistered(spec.runs.map(\.id), sweep: spec.name) else { return nil }
         let plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed)
+        guard try store.isRegistered(spec.runs.map(\.id), sweep: spec.name) else { return nil }
         return plan.toRun.isEmpty && plan.count(.running) == 0 ? plan : nil
     }
 
