@@ -8,8 +8,10 @@ import GRDB
 enum DatabaseFile {
     static let sqliteMagic = Array("SQLite format 3\u{0}".utf8)
 
-    /// Checks the path itself; returns whether the file exists.
-    static func precheck(path: String) throws -> Bool {
+    /// Checks the path itself; returns whether the file exists. With `emptyIsNew`, a 0-byte
+    /// file counts as not there yet: SQLite creates a database file empty and writes its
+    /// header only with the first transaction, so a writer may meet another's new file so.
+    static func precheck(path: String, emptyIsNew: Bool = false) throws -> Bool {
         guard !path.isEmpty else {
             throw ResultsError("--db: the results database path is empty; give a file, e.g. \(ResultsStore.defaultPath)")
         }
@@ -24,6 +26,7 @@ enum DatabaseFile {
         defer { try? handle.close() }
         let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
         if head.isEmpty {
+            if emptyIsNew { return false }
             throw ResultsError("\(path): is an empty file (0 bytes), not a results database; remove it and `mimlab sweep run` creates one")
         }
         guard head == sqliteMagic else {

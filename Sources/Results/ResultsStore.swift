@@ -24,7 +24,7 @@ public final class ResultsStore: @unchecked Sendable {
         }
         // Looked at read-only first: opening for writing would switch another program's
         // database to WAL before we could tell it is not ours.
-        if try DatabaseFile.precheck(path: path) {
+        if try DatabaseFile.precheck(path: path, emptyIsNew: true) {
             try DatabaseFile.openReadOnly(path: path, migrator: ResultsStore.migrator, allowEmpty: true).close()
         }
         let dir = (path as NSString).deletingLastPathComponent

@@ -176,7 +176,7 @@ struct SweepRunCommand: ParsableCommand {
         // Nothing to do is answered from a read-only look: the database stays byte-identical.
         let idle = try idlePlan(spec)
         if backendOptions.backend == .local, let idle {
-            FileHandle.standardError.write(Data("sweep \(spec.name): \(spec.runs.count) runs, \(idle.count(.done)) done, nothing to run; db \(options.db)\n".utf8))
+            FileHandle.standardError.write(Data("sweep \(spec.name): \(spec.runs.count) runs, \(idle.count(.done)) done, 0 to run (the database is only read); db \(options.db)\n".utf8))
             return try finish(spec, plan: idle)
         }
         let store = try ResultsStore(path: options.db)
@@ -204,6 +204,8 @@ struct SweepRunCommand: ParsableCommand {
     /// Read before anything is written, so a malformed database is reported untouched.
     func idlePlan(_ spec: SweepSpec) throws -> SweepPlan? {
         guard options.db.isEmpty || FileManager.default.fileExists(atPath: options.db) else { return nil }
+        // A 0-byte file is a database another runner has just created: new, for a writer.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: options.db))?[.size] as? Int, size == 0 { return nil }
         let store = try ResultsStore(path: options.db, readOnly: true)
         let plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed)
         guard try store.isRegistered(spec.runs.map(\.id), sweep: spec.name) else { return nil }

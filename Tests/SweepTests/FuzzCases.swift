@@ -261,6 +261,8 @@ struct FuzzCases {
                 // A bad value in a column only some commands read: pair it with those.
                 if label == "result text" && ["plan", "run"].contains(cmd[safe: 1] ?? "") { continue }
                 if label == "result text" && cmd[0] == "sql" { continue }
+                // A writer takes a 0-byte file for a database another runner has just created.
+                if label == "empty file" && cmd[safe: 1] == "run" { continue }
                 if ["attempts text", "unknown status", "created_at text"].contains(label) && (cmd[0] == "query" || cmd[0] == "sql") { continue }
                 let table = "name: fz\nbase: \(smoke)\ngrids: [{mask.ratio: [0.4, 0.6]}]\ntable: {rows: [mask.ratio]}\n"
                 out.append(Case(name: "db \(label) (\(cmd.prefix(2).joined(separator: " ")))", args: cmd,
