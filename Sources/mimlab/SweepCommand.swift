@@ -173,6 +173,7 @@ struct SweepRunCommand: ParsableCommand {
 
     func run() throws {
         let spec = try options.load()
+        if backendOptions.backend == .slurm { _ = try slurmResources() }
         // Nothing to do is answered from a read-only look: the database stays byte-identical.
         let idle = try idlePlan(spec)
         if backendOptions.backend == .local, let idle {

@@ -59,11 +59,18 @@ struct BackendOptions: ParsableArguments {
 
 extension SweepRunCommand {
     /// `sweep run --backend slurm`: the loop is `SlurmSweep.runToEnd`; this shows its events.
-    func runSlurm(_ spec: SweepSpec, store: ResultsStore) throws {
+    /// The sbatch resources the options ask for, checked (before the database is opened).
+    func slurmResources() throws -> SlurmSubmission.Resources {
         let b = backendOptions
         let resources = SlurmSubmission.Resources(partition: b.partition, time: b.time, arrayParallelism: b.arrayParallelism,
                                                   cpusPerTask: threads ?? 1, extraArgs: b.sbatchArg)
         try resources.validate()
+        return resources
+    }
+
+    func runSlurm(_ spec: SweepSpec, store: ResultsStore) throws {
+        let b = backendOptions
+        let resources = try slurmResources()
         let root = b.slurmDir ?? SlurmSweep.defaultRoot(dbPath: options.db)
         let sweep = SlurmSweep(spec: spec, store: store, root: root, identity: WorkerIdentity(codeVersion: CodeVersion.current))
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path

@@ -24,6 +24,13 @@ final class FuzzTests: XCTestCase {
         var env: [String: String] = [:]
     }
 
+    final class Verdicts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [(Case, Verdict, String)] = []
+        func add(_ v: (Case, Verdict, String)) { lock.withLock { items.append(v) } }
+        var all: [(Case, Verdict, String)] { lock.withLock { items } }
+    }
+
     enum Verdict: String { case clean, crash, hang, silent, unclear, dbChanged = "db change" }
 
     static let seed: UInt64 = 20261201
@@ -38,15 +45,15 @@ final class FuzzTests: XCTestCase {
 
         let queue = OperationQueue()
         queue.maxConcurrentOperationCount = 4
-        let lock = NSLock()
-        var verdicts: [(Case, Verdict, String)] = []
+        let collected = Verdicts()
         for (i, c) in cases.enumerated() {
             queue.addOperation {
                 let (v, why) = self.check(c, dir: root.appendingPathComponent("case\(i)"))
-                lock.withLock { verdicts.append((c, v, why)) }
+                collected.add((c, v, why))
             }
         }
         queue.waitUntilAllOperationsAreFinished()
+        let verdicts = collected.all
 
         func count(_ v: Verdict) -> Int { verdicts.filter { $0.1 == v }.count }
         print("fuzz suite: \(cases.count) malformed inputs tried, \(count(.clean)) clean errors, \(count(.crash)) crashes, "
