@@ -35,8 +35,12 @@ public struct SafetensorsFile {
             throw Failure.io(path, "cannot read file (missing or unreadable)")
         }
         guard data.count >= 8 else { throw Failure.malformed(path, "shorter than the 8-byte header length") }
-        let n = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard n > 0, 8 + n <= data.count else { throw Failure.malformed(path, "header length \(n) exceeds file size \(data.count)") }
+        let raw = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        // Compared as UInt64 before any arithmetic: a length near 2^64 must not overflow.
+        guard raw > 0, raw <= UInt64(data.count - 8) else {
+            throw Failure.malformed(path, "header length \(raw) exceeds file size \(data.count)")
+        }
+        let n = Int(raw)
         let header: [String: Any]
         do {
             guard let h = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any] else {
@@ -59,7 +63,18 @@ public struct SafetensorsFile {
                   let offs = (e["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offs.count == 2 else {
                 throw Failure.malformed(path, "entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            let count = shape.reduce(1, *)
+            // Checked without overflow: the data must be in the file, so no shape may ask for more.
+            var count = 1
+            for d in shape {
+                let (c, over) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !over, c <= data.count else {
+                    throw Failure.malformed(path, "tensor '\(name)' shape \(shape) is larger than the file (\(data.count) bytes)")
+                }
+                count = c
+            }
+            guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= data.count - base else {
+                throw Failure.malformed(path, "tensor '\(name)' byte range \(offs) is outside the file's data (\(data.count - base) bytes)")
+            }
             guard let width = SafetensorsFile.width[dtype] else {
                 throw Failure.malformed(path, "tensor '\(name)' has unsupported dtype \(dtype); supported: \(SafetensorsFile.width.keys.sorted().joined(separator: ", "))")
             }

@@ -239,7 +239,7 @@ public struct RunQuery: Sendable {
             case .sweep: sql += ", s.sweep AS g\(i)"
             }
         }
-        sql += ", m.value AS v FROM runs r"
+        sql += ", m.value AS value FROM runs r"
         // A run in two sweeps counts in both groups when grouping by sweep.
         if groupBy.contains(where: { $0.kind == .sweep }) { sql += " JOIN run_sweeps s ON s.run_id = r.id" }
         sql += " LEFT JOIN results m ON m.run_id = r.id AND m.name = ?"
@@ -257,7 +257,8 @@ public struct RunQuery: Sendable {
             let key = groupBy.indices.map { QueryValue(row["g\($0)"] as DatabaseValue) }
             var b = buckets[key] ?? (0, [])
             b.runs += 1
-            if let v = row["v"] as Double? { b.values.append(v) }
+            let id = try row.checkedRunID("id", table: "runs")
+            if let v = try row.checkedOptional("value", Double.self, table: "results", run: id) { b.values.append(v) }
             buckets[key] = b
         }
         return buckets.map { QueryGroup(values: $0.key, runs: $0.value.runs, stats: SampleStats($0.value.values)) }
@@ -280,6 +281,27 @@ public struct RunQuery: Sendable {
                         """)
                     throw ResultsError("unknown axis '\(axis.name)': no run's config has \(path.dropFirst(2)); axes present: \(known.joined(separator: ", ")) (also status, sweep, id)")
                 }
+            }
+        }
+        // A sweep name or an ordered comparison that can match nothing is a typo, not an empty answer.
+        for f in filters {
+            switch f.axis.kind {
+            case .sweep where f.op == .eq:
+                let known = try String.fetchAll(db, sql: "SELECT DISTINCT sweep FROM run_sweeps ORDER BY sweep")
+                for v in f.values where !known.contains(v) {
+                    throw ResultsError("unknown sweep '\(v)'; sweeps in the database: \(known.isEmpty ? "none yet" : known.joined(separator: ", "))")
+                }
+            case .config where [.lt, .le, .gt, .ge].contains(f.op):
+                let types = Set(try String.fetchAll(db, sql: "SELECT DISTINCT json_type(config, ?) FROM runs WHERE json_type(config, ?) IS NOT NULL",
+                                                    arguments: [f.axis.jsonPath, f.axis.jsonPath]))
+                let wantsText = RunQuery.bindable(f.values[0]) is String
+                if !types.isEmpty && wantsText && !types.contains("text") {
+                    throw ResultsError("--where \(f.axis.name)\(f.op.rawValue)\(f.values[0]): \(f.axis.name) holds numbers; compare it with a number")
+                }
+                if !types.isEmpty && !wantsText && types == ["text"] {
+                    throw ResultsError("--where \(f.axis.name)\(f.op.rawValue)\(f.values[0]): \(f.axis.name) holds text; compare it with text")
+                }
+            default: break
             }
         }
         // With no results at all (nothing done yet) any metric is plausible: groups show n = 0.

@@ -20,31 +20,26 @@ public enum ReadOnlySQL {
         "page_count", "freelist_count", "encoding", "foreign_keys", "auto_vacuum", "data_version",
     ])
 
-    /// Opens an existing database read-only; a missing file is an error, never created.
-    /// The database file itself is never written. A reader of a WAL database needs its
-    /// -wal/-shm companions and SQLite creates them (empty) when missing; they stay, since
-    /// deleting them could pull them from under a writer that opened meanwhile.
+    /// Opens an existing database read-only; a missing file is an error, never created, and
+    /// nothing is written beside it (`DatabaseFile.openReadOnly`).
     static func open(path: String) throws -> DatabaseQueue {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ResultsError("\(path): no results database there (run a sweep first, or pass --db PATH)")
-        }
-        guard !isDir.boolValue else { throw ResultsError("\(path): is a directory, not a results database") }
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(ResultsStore.busyTimeout)
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA query_only = ON") }
-        do {
-            return try DatabaseQueue(path: path, configuration: config)
-        } catch {
-            throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))")
-        }
+        try DatabaseFile.openReadOnly(path: path, migrator: ResultsStore.migrator)
     }
 
     /// Runs `sql` (one statement or several separated by `;`) and returns the result of each
     /// statement that has columns. Throws, running nothing, when any statement could write.
-    public static func run(_ sql: String, path: String) throws -> [QueryTable] {
+    /// At most this many rows per statement are kept: a runaway query (a recursive CTE
+    /// without an end) stops with an error instead of filling memory.
+    public static let maxRows = 1_000_000
+
+    public static func run(_ sql: String, path: String, timeout: TimeInterval = 60) throws -> [QueryTable] {
         let queue = try open(path: path)
+        // A query that runs long without producing rows is stopped, as is one that produces too many.
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.sql.timeout"))
+        timer.schedule(deadline: .now() + timeout)
+        timer.setEventHandler { queue.interrupt() }
+        timer.resume()
+        defer { timer.cancel() }
         do {
             return try queue.read { db in
                 var statements: [Statement] = []
@@ -55,13 +50,22 @@ public enum ReadOnlySQL {
                     if let why = refusal(sql: s.sql, isReadOnly: s.isReadonly) { throw ResultsError(why) }
                 }
                 return try statements.compactMap { s -> QueryTable? in
-                    let rows = try Row.fetchAll(s)
+                    var rows: [Row] = []
+                    let cursor = try Row.fetchCursor(s)
+                    while let row = try cursor.next() {
+                        rows.append(row.copy())
+                        if rows.count > maxRows {
+                            throw ResultsError("sql: a statement returned more than \(maxRows) rows; add a LIMIT")
+                        }
+                    }
                     guard !s.columnNames.isEmpty else { return nil }
                     return QueryTable(columns: s.columnNames,
                                       rows: rows.map { $0.databaseValues.map(QueryValue.init) })
                 }
             }
-        } catch let e as ResultsError { throw e } catch {
+        } catch let e as ResultsError { throw e } catch let e as DatabaseError where e.resultCode == .SQLITE_INTERRUPT {
+            throw ResultsError("sql: stopped after \(Int(timeout)) s (--timeout); add a LIMIT or a condition that ends a recursive query")
+        } catch {
             throw ResultsError("sql: \(ResultsStore.describe(error))")
         }
     }

@@ -190,7 +190,8 @@ public struct ResultShard: Sendable {
                 }
                 let rows = try Row.fetchAll(db, sql: "SELECT * FROM runs")
                 guard rows.count == 1 else { throw bad("holds \(rows.count) runs; a shard holds exactly one") }
-                let record = RunRecord(row: rows[0])
+                let record: RunRecord
+                do { record = try RunRecord(row: rows[0]) } catch { throw bad("\(error)") }
                 let expected = expectedID ?? runID(fileName: (path as NSString).lastPathComponent)
                 if let expected, record.id != expected {
                     throw bad("holds run \(record.id), but its name says \(expected)")
@@ -204,11 +205,18 @@ public struct ResultShard: Sendable {
                 }
                 let sweeps = try String.fetchAll(db, sql: "SELECT sweep FROM run_sweeps ORDER BY sweep")
                 var results: [String: Double] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT name, value FROM results") {
-                    results[row["name"]] = (row["value"] as Double?) ?? .nan
-                }
-                let metrics = try Row.fetchAll(db, sql: "SELECT phase, step, name, value FROM metrics ORDER BY phase, step, name").map {
-                    MetricPoint(phase: $0["phase"], step: $0["step"], name: $0["name"], value: ($0["value"] as Double?) ?? .nan)
+                let metrics: [MetricPoint]
+                do {
+                    for row in try Row.fetchAll(db, sql: "SELECT name, value FROM results") {
+                        results[try row.checked("name", table: "results", run: record.id)]
+                            = try row.checkedOptional("value", Double.self, table: "results", run: record.id) ?? .nan
+                    }
+                    metrics = try Row.fetchAll(db, sql: "SELECT phase, step, name, value FROM metrics ORDER BY phase, step, name")
+                        .map { try MetricPoint(row: $0, run: record.id) }
+                } catch let e as ResultsError { throw bad(e.description) }
+                // A config that is not JSON would be merged and break every later query.
+                guard (try? JSONSerialization.jsonObject(with: Data(record.config.utf8))) is [String: Any] else {
+                    throw bad("run \(record.id): its config is not a JSON object")
                 }
                 let run = Run(id: record.id, config: record.config, sweeps: sweeps, status: record.status,
                               attempts: record.attempts, host: record.host, pid: record.pid, codeVersion: record.codeVersion,

@@ -13,9 +13,20 @@ public final class ResultsStore: @unchecked Sendable {
     public let path: String
     let writer: any DatabaseWriter
 
-    /// Opens (creating and migrating when missing) the database at `path`.
-    public init(path: String) throws {
+    /// Opens (creating and migrating when missing) the database at `path`. With `readOnly`
+    /// the file must exist and is never written, nor are -wal/-shm files left beside it
+    /// (`DatabaseFile.openReadOnly`): what `plan`, `status`, `tables` and `query` use.
+    public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        if readOnly {
+            writer = try DatabaseFile.openReadOnly(path: path, migrator: ResultsStore.migrator)
+            return
+        }
+        // Looked at read-only first: opening for writing would switch another program's
+        // database to WAL before we could tell it is not ours.
+        if try DatabaseFile.precheck(path: path, emptyIsNew: true) {
+            try DatabaseFile.openReadOnly(path: path, migrator: ResultsStore.migrator, allowEmpty: true).close()
+        }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var config = Configuration()
@@ -40,7 +51,7 @@ public final class ResultsStore: @unchecked Sendable {
                     Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
                 }
             }
-        } catch {
+        } catch let e as ResultsError { throw e } catch {
             throw ResultsError("\(path): cannot open the results database: \(ResultsStore.describe(error))"
                                + (ResultsStore.whyNotWritable(path).map { " (\($0))" } ?? ""))
         }
@@ -177,6 +188,14 @@ public final class ResultsStore: @unchecked Sendable {
         }
     }
 
+    /// Whether `register(ids, sweep:)` would leave the database as it is: the sweep's runs
+    /// are exactly `ids` (run_sweeps references runs, so each of them is a run).
+    public func isRegistered(_ ids: [String], sweep: String) throws -> Bool {
+        try read { db in
+            try String.fetchSet(db, sql: "SELECT run_id FROM run_sweeps WHERE sweep = ?", arguments: [sweep]) == Set(ids)
+        }
+    }
+
     /// The records of the given run ids that the database knows.
     public func records(ids: [String]) throws -> [String: RunRecord] {
         try read { db in
@@ -184,7 +203,7 @@ public final class ResultsStore: @unchecked Sendable {
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let marks = chunk.map { _ in "?" }.joined(separator: ",")
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id IN (\(marks))", arguments: StatementArguments(chunk)) {
-                    let r = RunRecord(row: row)
+                    let r = try RunRecord(row: row)
                     out[r.id] = r
                 }
             }
@@ -202,8 +221,9 @@ public final class ResultsStore: @unchecked Sendable {
                 let marks = chunk.map { _ in "?" }.joined(separator: ",")
                 for row in try Row.fetchAll(db, sql: "SELECT run_id, name, value FROM results WHERE run_id IN (\(marks))",
                                             arguments: StatementArguments(chunk)) {
-                    let v: Double? = row["value"]
-                    out[row["run_id"], default: [:]][row["name"]] = v ?? .nan
+                    let id = try row.checkedRunID("run_id", table: "results")
+                    let v = try row.checkedOptional("value", Double.self, table: "results", run: id)
+                    out[id, default: [:]][try row.checked("name", table: "results", run: id)] = v ?? .nan
                 }
             }
             return out
@@ -213,9 +233,7 @@ public final class ResultsStore: @unchecked Sendable {
     public func metrics(id: String) throws -> [MetricPoint] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT phase, step, name, value FROM metrics WHERE run_id = ? ORDER BY phase, step, name",
-                             arguments: [id]).map {
-                MetricPoint(phase: $0["phase"], step: $0["step"], name: $0["name"], value: ($0["value"] as Double?) ?? .nan)
-            }
+                             arguments: [id]).map { try MetricPoint(row: $0, run: id) }
         }
     }
 
@@ -307,7 +325,7 @@ public final class ResultsStore: @unchecked Sendable {
         for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
             let marks = chunk.map { _ in "?" }.joined(separator: ",")
             out += try Row.fetchAll(db, sql: "SELECT * FROM runs WHERE id IN (\(marks))", arguments: StatementArguments(chunk))
-                .map(RunRecord.init(row:))
+                .map { try RunRecord(row: $0) }
         }
         return out
     }
@@ -387,7 +405,11 @@ public final class ResultsStore: @unchecked Sendable {
         try read { db in
             var out: [RunStatus: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM runs GROUP BY status") {
-                if let s = RunStatus(rawValue: row["status"]) { out[s] = row["n"] }
+                let text: String = try row.checked("status", table: "runs", run: nil)
+                guard let s = RunStatus(rawValue: text) else {
+                    throw ResultsError("table runs, column status = '\(text.prefix(40))': not a run status (valid: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                out[s] = try row.checked("n", table: "runs", run: nil)
             }
             return out
         }

@@ -25,12 +25,22 @@ public struct RunRecord: Sendable {
     public var error: String?
     public var codeVersion: String?
 
-    init(row: Row) {
-        id = row["id"]; config = row["config"]
-        status = RunStatus(rawValue: row["status"]) ?? .pending
-        attempts = row["attempts"]; host = row["host"]; pid = row["pid"]
-        createdAt = row["created_at"]; startedAt = row["started_at"]; finishedAt = row["finished_at"]
-        heartbeatAt = row["heartbeat_at"]; error = row["error"]; codeVersion = row["code_version"]
+    /// Every column checked: a malformed row is an error naming the run and the column.
+    init(row: Row) throws {
+        let id = try row.checkedRunID("id", table: "runs")
+        self.id = id
+        func v<T: DatabaseValueConvertible>(_ c: String) throws -> T { try row.checked(c, table: "runs", run: id) }
+        func o<T: DatabaseValueConvertible>(_ c: String) throws -> T? { try row.checkedOptional(c, table: "runs", run: id) }
+        config = try v("config")
+        let statusText: String = try v("status")
+        guard let s = RunStatus(rawValue: statusText) else {
+            throw ResultsError("table runs, run \(id), column status = '\(statusText.prefix(40))': not a run status "
+                               + "(valid: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        status = s
+        attempts = try v("attempts"); host = try o("host"); pid = try o("pid")
+        createdAt = try v("created_at"); startedAt = try o("started_at"); finishedAt = try o("finished_at")
+        heartbeatAt = try o("heartbeat_at"); error = try o("error"); codeVersion = try o("code_version")
     }
 
     /// A running run nobody is running any more: its worker on this host is gone (pid not
@@ -84,5 +94,13 @@ public struct MetricPoint: Codable, Equatable, Sendable {
     public var value: Double
     public init(phase: String, step: Int, name: String, value: Double) {
         self.phase = phase; self.step = step; self.name = name; self.value = value
+    }
+
+    /// A row of `metrics` (NULL value = a non-finite one).
+    init(row: Row, run: String) throws {
+        phase = try row.checked("phase", table: "metrics", run: run)
+        step = try row.checked("step", table: "metrics", run: run)
+        name = try row.checked("name", table: "metrics", run: run)
+        value = try row.checkedOptional("value", Double.self, table: "metrics", run: run) ?? .nan
     }
 }

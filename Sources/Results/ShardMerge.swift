@@ -99,6 +99,32 @@ extension ResultsStore {
         return report
     }
 
+    /// What `merge(shardsIn: dir)` would find, without a database: the shards it would
+    /// refuse and the `.tmp` files, and whether anything is left to ingest (a sound shard, or
+    /// a claim an interrupted merge left). With nothing to ingest, the caller need not open
+    /// the database for writing at all.
+    public static func previewMerge(shardsIn dir: String) -> (report: MergeReport, mergeable: Bool) {
+        var report = MergeReport()
+        var mergeable = false
+        let claims = (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/merged")) ?? []
+        if claims.contains(where: { $0.hasPrefix(".") && $0.hasSuffix(ShardClaim.suffix) }) { mergeable = true }
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+            if name.hasSuffix(".tmp") {
+                report.incomplete.append(.init(file: name, reason: "not finished: a task is still writing it, or died before it finished"))
+                continue
+            }
+            guard name.hasSuffix(ResultShard.fileSuffix) else { continue }
+            guard let id = ResultShard.runID(fileName: name) else {
+                report.failed.append(.init(file: name, reason: "not a shard name (<run id>\(ResultShard.fileSuffix))"))
+                continue
+            }
+            do { _ = try ResultShard.read(path: "\(dir)/\(name)", expectedID: id); mergeable = true } catch {
+                report.failed.append(.init(file: name, reason: (error as? ShardError)?.reason ?? "\(error)"))
+            }
+        }
+        return (report, mergeable)
+    }
+
     /// Entry names of `dir`, sorted.
     private func listing(_ dir: String) throws -> [String] {
         do { return try FileManager.default.contentsOfDirectory(atPath: dir).sorted() } catch {

@@ -22,9 +22,12 @@ public struct SlurmTaskRecord: Sendable, Equatable {
     /// The task as squeue names it: `<job id>_<array index>`.
     public var taskID: String? { jobID.map { "\($0)_\(arrayIndex)" } }
 
-    init(row: Row) {
-        runID = row["run_id"]; jobID = row["job_id"]; arrayIndex = row["array_index"]
-        submission = row["submission"]; host = row["host"]; pid = row["pid"]; submittedAt = row["submitted_at"]
+    init(row: Row) throws {
+        let id = try row.checkedRunID("run_id", table: "slurm_tasks")
+        runID = id
+        func v<T: DatabaseValueConvertible>(_ c: String) throws -> T { try row.checked(c, table: "slurm_tasks", run: id) }
+        jobID = try row.checkedOptional("job_id", table: "slurm_tasks", run: id); arrayIndex = try v("array_index")
+        submission = try v("submission"); host = try v("host"); pid = try v("pid"); submittedAt = try v("submitted_at")
     }
 
     public init(runID: String, jobID: String?, arrayIndex: Int, submission: String, host: String, pid: Int, submittedAt: Double) {
@@ -68,7 +71,7 @@ extension ResultsStore {
                 let marks = chunk.map { _ in "?" }.joined(separator: ",")
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM slurm_tasks WHERE run_id IN (\(marks))",
                                             arguments: StatementArguments(chunk)) {
-                    let r = SlurmTaskRecord(row: row)
+                    let r = try SlurmTaskRecord(row: row)
                     out[r.runID] = r
                 }
             }
@@ -90,7 +93,7 @@ extension ResultsStore {
                 let status = try String.fetchOne(db, sql: "SELECT status FROM runs WHERE id = ?", arguments: [id])
                 guard let status, status != RunStatus.done.rawValue else { continue }
                 if let row = try Row.fetchOne(db, sql: "SELECT * FROM slurm_tasks WHERE run_id = ?", arguments: [id]) {
-                    let current = SlurmTaskRecord(row: row)
+                    let current = try SlurmTaskRecord(row: row)
                     if current != seen[id] { continue }
                     if current.isLiveReservation(now: now, thisHost: worker.host) { continue }
                     if let task = current.taskID, liveTasks.contains(task) { continue }

@@ -50,12 +50,28 @@ public struct SlurmSubmission: Sendable {
             }
             let list: TaskList
             do { list = try JSONDecoder().decode(TaskList.self, from: data) } catch {
-                throw SweepError("\(path): not a mimlab task list: \(error)")
+                throw SweepError("\(path): not a mimlab task list: \(SlurmSubmission.describe(decoding: error))")
             }
             guard list.format == SlurmSubmission.formatVersion else {
                 throw SweepError("\(path): task list format \(list.format); this mimlab reads format \(SlurmSubmission.formatVersion)")
             }
             return list
+        }
+    }
+
+    /// A JSON decoding error in one line: the field's path and what was wrong with it.
+    static func describe(decoding error: Error) -> String {
+        func path(_ keys: [CodingKey]) -> String {
+            let p = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return p.isEmpty ? "the top level" : String(p.drop(while: { $0 == "." }))
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let c)?: return "\(path(c.codingPath + [key])) is missing"
+        case .typeMismatch(let type, let c)?: return "\(path(c.codingPath)): expected \(type)"
+        case .valueNotFound(let type, let c)?: return "\(path(c.codingPath)): expected \(type), found null"
+        case .dataCorrupted(let c)?:
+            return "\(path(c.codingPath)): " + (c.underlyingError.map { _ in "not valid JSON" } ?? c.debugDescription)
+        default: return "\(error)".replacingOccurrences(of: "\n", with: " ")
         }
     }
 

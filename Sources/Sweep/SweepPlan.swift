@@ -36,7 +36,7 @@ public struct SweepPlan {
 
     /// Reads the database without writing it (a missing file reads as empty).
     public static func make(_ spec: SweepSpec, dbPath: String, retryFailed: Bool = false) throws -> SweepPlan {
-        let store = FileManager.default.fileExists(atPath: dbPath) ? try ResultsStore(path: dbPath) : nil
+        let store = dbPath.isEmpty || FileManager.default.fileExists(atPath: dbPath) ? try ResultsStore(path: dbPath, readOnly: true) : nil
         return try make(spec, store: store, retryFailed: retryFailed)
     }
 

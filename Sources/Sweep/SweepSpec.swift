@@ -26,6 +26,9 @@ public struct SweepSpec {
     /// The axes the grids vary (in spec order), plus `seed` when there are several seeds.
     public var axes: [String]
 
+    /// Runs one spec may ask for (before excludes).
+    public static let maxRuns = 10_000
+
     public static let topLevelKeys = ["name", "description", "base", "set", "grids", "seeds", "exclude", "table"]
     public static let tableKeys = ["name", "title", "paper", "rows", "columns", "metrics", "paper_keys",
                                    "paper_values", "avgdist", "figures"]
@@ -57,7 +60,10 @@ public struct SweepSpec {
 
     init(tree: ConfigTree, path: String) throws {
         self.path = path
-        guard case .map(let top, let order) = tree.entry("")!.value else { throw ConfigError("\(path): empty spec") }
+        // An empty spec would be one run of every default: almost surely a mistake, and an expensive one.
+        guard case .map(let top, let order) = tree.entry("")!.value, !tree.isEmpty, !order.isEmpty else {
+            throw ConfigError("\(path): empty spec (no keys); a spec needs at least grids, e.g. grids: [{mask.ratio: [0.4, 0.6]}]")
+        }
         for key in order where !SweepSpec.topLevelKeys.contains(key) {
             throw ConfigError("\(top[key]!.origin): unknown key '\(key)'; valid keys in a sweep spec: \(SweepSpec.topLevelKeys.joined(separator: ", "))")
         }
@@ -92,6 +98,13 @@ public struct SweepSpec {
         for g in grids { for a in g where !axes.contains(a.axis) { axes.append(a.axis) } }
         if (seeds?.count ?? 1) > 1 && !axes.contains("seed") { axes.append("seed") }
         self.axes = axes
+
+        // Counted before expanding: a spec a person can run is thousands of runs, not millions.
+        let cells = grids.reduce(0) { total, g in total + g.reduce(1) { min($0 * $1.values.count, SweepSpec.maxRuns + 1) } }
+        let planned = max(cells, 1) * (seeds?.count ?? 1)
+        if planned > SweepSpec.maxRuns {
+            throw ConfigError("\(top["grids"]?.origin ?? path): grids × seeds give \(planned > SweepSpec.maxRuns * 1000 ? "more than \(SweepSpec.maxRuns * 1000)" : String(planned)) runs; a spec may ask for at most \(SweepSpec.maxRuns) (each run takes minutes)")
+        }
 
         // Expand: every combination of every grid, for every seed, minus the excludes.
         var runs: [PlannedRun] = []
@@ -224,6 +237,11 @@ public struct SweepSpec {
         guard case .list(let l) = e.value else { throw ConfigError("\(e.origin): exclude must be a list of {axis: value} mappings") }
         return try l.map { item in
             let pairs = try flatten(item, prefix: "", what: "each exclude")
+            for (axis, v) in pairs {
+                guard case .scalar = v.value else {
+                    throw ConfigError("\(v.origin): exclude: \(axis) must be a single value (one exclude per cell, e.g. - {\(axis): 0.8})")
+                }
+            }
             for (axis, v) in pairs where !gridAxes.contains(axis) {
                 throw ConfigError("\(v.origin): exclude names \(axis), which no grid varies; grid axes: \(gridAxes.sorted().joined(separator: ", "))")
             }

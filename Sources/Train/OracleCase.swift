@@ -32,6 +32,15 @@ public struct OracleCase {
                             channels: int(c, "in_chans", 3), dim: int(c, "embed_dim", 128),
                             depth: int(c, "depth", 6), heads: int(c, "num_heads", 4),
                             mlpRatio: dbl(c, "mlp_ratio", 4), lnEps: Float(dbl(c, "ln_eps", 1e-6)))
+        // Bounded before anything is allocated: a case file is data, and data can ask for terabytes.
+        for (key, value, low, bound) in [("img_size", cfg.imageSize, 1, RunConfig.Bounds.imageSize), ("embed_dim", cfg.dim, 1, RunConfig.Bounds.width),
+                                         ("depth", cfg.depth, 1, RunConfig.Bounds.depth), ("num_heads", cfg.heads, 1, RunConfig.Bounds.heads),
+                                         ("patch_size", cfg.patchSize, 1, cfg.imageSize), ("in_chans", cfg.channels, 1, 64),
+                                         ("num_classes", int(c, "num_classes", 10), 2, 100_000),
+                                         ("steps", int(o, "steps", 3), 0, RunConfig.Bounds.epochs)] where value < low || value > bound {
+            throw OracleError("\(path): metadata \(key) = \(value): must be \(low) to \(bound)")
+        }
+        guard (0...1024.0).contains(cfg.mlpRatio) else { throw OracleError("\(path): metadata mlp_ratio = \(cfg.mlpRatio): must be 0 to 1024") }
         do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
         config = cfg
         numClasses = int(c, "num_classes", 10)

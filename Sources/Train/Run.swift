@@ -117,6 +117,8 @@ public struct Run {
         if let dir = outputDir {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            // A diverged value is a result to keep, not a reason to lose the run's file.
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             let doc = ResultsDocument(config: config, results: result.values)
             try AtomicFile.write(try enc.encode(doc), to: (dir as NSString).appendingPathComponent("results.json"))
         }

@@ -92,6 +92,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Upper bounds on what a user can type, checked before any work starts: beyond them a
+    /// run would not fit memory or would take years, and would only look like a hang.
+    public enum Bounds {
+        public static let imageSize = 1024
+        public static let images = 1_000_000
+        public static let width = 4096
+        public static let depth = 64
+        public static let heads = 64
+        public static let epochs = 10_000
+        public static let batch = 65_536
+        public static let colorClusters = 4096
+    }
+
     public static let datasets = ["synthetic", "cifar10", "cifar100", "folder"]
     public static let normalizations = ["dataset", "imagenet"]
     public static let methods = ["simmim"]
@@ -131,11 +144,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         data.dataset = try r.string("data.dataset", data.dataset, oneOf: RunConfig.datasets)
         data.path = tree.has("data.path") ? try r.string("data.path", "") : nil
         tree.markRead("data.path")
-        data.imageSize = try r.int("data.image_size", data.imageSize, min: 1)
+        data.imageSize = try r.int("data.image_size", data.imageSize, min: 1, max: RunConfig.Bounds.imageSize, why: "px; larger images do not fit memory")
         data.classes = try r.int("data.classes", data.classes, min: 2, max: 255)
-        data.poolSize = try r.int("data.pool_size", data.poolSize, min: 1)
-        data.finetuneSize = try r.int("data.finetune_size", data.finetuneSize, min: 1)
-        data.testSize = try r.int("data.test_size", data.testSize, min: 1)
+        data.poolSize = try r.int("data.pool_size", data.poolSize, min: 1, max: RunConfig.Bounds.images, why: "images; the dataset is held in memory")
+        data.finetuneSize = try r.int("data.finetune_size", data.finetuneSize, min: 1, max: RunConfig.Bounds.images, why: "images; the dataset is held in memory")
+        data.testSize = try r.int("data.test_size", data.testSize, min: 1, max: RunConfig.Bounds.images, why: "images; the dataset is held in memory")
         data.cropScaleMin = try r.double("data.crop_scale_min", data.cropScaleMin, range: 0.05...1)
         data.flip = try r.bool("data.flip", data.flip)
         if data.dataset != "folder", let key = ["resize", "normalize", "val_fraction"].first(where: { tree.has("data.\($0)") }) {
@@ -165,17 +178,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
         encoder.preset = try r.string("encoder.preset", encoder.preset, oneOf: presets)
         var vit = ViTConfig.presets[encoder.preset]!
         vit.imageSize = data.imageSize
-        vit.patchSize = try r.int("encoder.patch", vit.patchSize, min: 1)
-        vit.dim = try r.int("encoder.dim", vit.dim, min: 1)
-        vit.depth = try r.int("encoder.depth", vit.depth, min: 1)
-        vit.heads = try r.int("encoder.heads", vit.heads, min: 1)
+        vit.patchSize = try r.int("encoder.patch", vit.patchSize, min: 1, max: RunConfig.Bounds.imageSize)
+        vit.dim = try r.int("encoder.dim", vit.dim, min: 1, max: RunConfig.Bounds.width, why: "(ViT-H is 1280)")
+        vit.depth = try r.int("encoder.depth", vit.depth, min: 1, max: RunConfig.Bounds.depth, why: "blocks (ViT-H has 32)")
+        vit.heads = try r.int("encoder.heads", vit.heads, min: 1, max: RunConfig.Bounds.heads)
         vit.mlpRatio = try r.double("encoder.mlp_ratio", vit.mlpRatio, open: (0, 64), rule: "must be positive")
         vit.lnEps = Float(try r.double("encoder.ln_eps", Double(vit.lnEps), open: (0, 1), rule: "must be in (0, 1)"))
         do { try vit.validate() } catch { throw ConfigError("\(r.origin("encoder")): \(error)") }
         encoder.vit = vit
 
         mask.type = try r.string("mask.type", mask.type, oneOf: MaskType.allCases.map(\.rawValue))
-        mask.patch = try r.int("mask.patch", mask.patch, min: 1)
+        mask.patch = try r.int("mask.patch", mask.patch, min: 1, max: RunConfig.Bounds.imageSize)
         mask.ratio = try r.double("mask.ratio", mask.ratio, open: (0, 1), rule: "must be in (0, 1)")
         do { try maskSpec.validate() } catch let e as MaskSpecError {
             let where_ = e.field.rawValue.hasPrefix("mask") ? r.origin(e.field.rawValue) : r.origin("mask")
@@ -190,9 +203,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
 
         head.type = try r.string("head.type", head.type, oneOf: RunConfig.heads)
-        head.depth = try r.int("head.depth", head.depth, min: 1)
-        head.width = try r.int("head.width", head.width, min: 1)
-        head.heads = try r.int("head.heads", head.heads, min: 1)
+        head.depth = try r.int("head.depth", head.depth, min: 1, max: RunConfig.Bounds.depth)
+        head.width = try r.int("head.width", head.width, min: 1, max: RunConfig.Bounds.width)
+        head.heads = try r.int("head.heads", head.heads, min: 1, max: RunConfig.Bounds.heads)
         if head.type == "transformer" && head.width % head.heads != 0 {
             throw ConfigError("\(r.origin("head.heads")): head.width = \(head.width) must be a multiple of head.heads = \(head.heads)")
         }
@@ -200,6 +213,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         target.type = try r.string("target.type", target.type)
         do { try PredictionTarget(parsing: target.type).validate() } catch {
             throw ConfigError("\(r.origin("target.type")): target.type = \(target.type): valid values are \(PredictionTarget.validValues)")
+        }
+        if case .colorCluster(let k)? = try? PredictionTarget(parsing: target.type), k > RunConfig.Bounds.colorClusters {
+            throw ConfigError("\(r.origin("target.type")): target.type = \(target.type): K must be at most \(RunConfig.Bounds.colorClusters) (the palette is fitted by k-means on every pre-training image)")
         }
         target.predResolution = try r.optionalInt("target.pred_resolution", min: 1)
         if let pr = target.predResolution {
@@ -216,6 +232,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
         pretrain = try RunConfig.phase(r, "pretrain", pretrain)
         finetune = try RunConfig.phase(r, "finetune", finetune)
         linprobe = try RunConfig.phase(r, "linprobe", linprobe)
+        // A batch larger than its set gives no step at all: an epoch would silently do nothing.
+        if pretrain.epochs > 0 && pretrain.batch > data.poolSize {
+            throw ConfigError("\(r.origin("pretrain.batch")): pretrain.batch = \(pretrain.batch) is larger than data.pool_size = \(data.poolSize); an epoch would have no step")
+        }
+        if finetune.epochs > 0 && finetune.batch > data.finetuneSize {
+            throw ConfigError("\(r.origin("finetune.batch")): finetune.batch = \(finetune.batch) is larger than data.finetune_size = \(data.finetuneSize); an epoch would have no step")
+        }
         seed = try r.int("seed", seed, min: 0)
         try tree.checkAllRead(validKeys: RunConfig.validKeys)
         do { _ = try simmimConfig() } catch { throw ConfigError("\(r.origin("head")): \(error)") }
@@ -252,8 +275,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     static func phase(_ r: ConfigReader, _ name: String, _ d: PhaseConfig) throws -> PhaseConfig {
         var p = d
-        p.epochs = try r.int("\(name).epochs", d.epochs, min: 0)
-        p.batch = try r.int("\(name).batch", d.batch, min: 1)
+        p.epochs = try r.int("\(name).epochs", d.epochs, min: 0, max: RunConfig.Bounds.epochs, why: "(the papers pre-train for 800 at most)")
+        p.batch = try r.int("\(name).batch", d.batch, min: 1, max: RunConfig.Bounds.batch)
         p.baseLR = try r.double("\(name).base_lr", d.baseLR, open: (0, 1e12), rule: "must be positive")
         p.warmupEpochs = try r.double("\(name).warmup_epochs", d.warmupEpochs, range: 0...1e6)
         p.minLR = try r.double("\(name).min_lr", d.minLR, range: 0...1e3)

@@ -20,10 +20,11 @@ struct AvgDistCommand: ParsableCommand {
           mimlab avgdist --image-size 32 --mask-patch 4 8 16 --json > avgdist32.jsonl
         """)
 
-    @Option(help: "Image side in pixels.")
+    // `.unconditional`: "-32" is a (bad) value to name, not a missing one.
+    @Option(parsing: .unconditional, help: "Image side in pixels (1 to \(AvgDistCommand.maxImageSize)).")
     var imageSize = 192
 
-    @Option(help: "Model (ViT) patch size in pixels; masks are drawn on this grid.")
+    @Option(parsing: .unconditional, help: "Model (ViT) patch size in pixels; masks are drawn on this grid.")
     var modelPatch = 4
 
     @Option(parsing: .upToNextOption,
@@ -37,10 +38,10 @@ struct AvgDistCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Mask ratios in (0, 1). (default: 0.1 0.2 … 0.9)")
     var ratio: [Double] = []
 
-    @Option(help: "Masks sampled per cell.")
+    @Option(parsing: .unconditional, help: "Masks sampled per cell (1 to \(AvgDistCommand.maxSamples)).")
     var samples = 200
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
 
     @Flag(help: "Print one JSON object per cell on stdout instead of the table.")
@@ -61,14 +62,40 @@ struct AvgDistCommand: ParsableCommand {
         var stats: AvgDistStats
     }
 
+    /// Bounds checked before any mask is drawn: a mask is imageSize² floats and its distance
+    /// transform as many; past these a grid only looks like a hang.
+    static let maxImageSize = 4096
+    static let maxSamples = 1_000_000
+    static let maxPixelSamples = 50_000_000_000.0
+
+    func validate() throws {
+        guard (1...AvgDistCommand.maxImageSize).contains(imageSize) else {
+            throw ValidationError("--image-size \(imageSize): must be 1 to \(AvgDistCommand.maxImageSize) px")
+        }
+        guard (1...imageSize).contains(modelPatch) else {
+            throw ValidationError("--model-patch \(modelPatch): must be 1 to --image-size (\(imageSize)) px")
+        }
+        guard (1...AvgDistCommand.maxSamples).contains(samples) else {
+            throw ValidationError("--samples \(samples): must be 1 to \(AvgDistCommand.maxSamples)")
+        }
+        for p in maskPatch where !(1...AvgDistCommand.maxImageSize).contains(p) {
+            throw ValidationError("--mask-patch \(p): must be 1 to \(AvgDistCommand.maxImageSize) px")
+        }
+        let cells = Double((maskType.isEmpty ? 2 : maskType.count) * (maskPatch.isEmpty ? 5 : maskPatch.count) * (ratio.isEmpty ? 9 : ratio.count))
+        let work = cells * Double(samples) * Double(imageSize * imageSize)
+        guard work <= AvgDistCommand.maxPixelSamples else {
+            throw ValidationError("--samples \(samples) × \(Int(cells)) cells × \(imageSize)² px is too much work (over \(Int(AvgDistCommand.maxPixelSamples / 1e9)) billion pixel samples); lower --samples or --image-size")
+        }
+    }
+
     func run() throws {
-        let cells = plan()
+        let cells = try plan()
         let bar = ProgressBar("avgdist", total: cells.count * samples, unit: "masks")
         var done: [Cell] = []
         for var cell in cells {
             let s = cell.spec
             var generator: MaskGenerator
-            do { generator = try MaskGenerator(s) } catch { fail((error as? MaskSpecError)?.message(naming: Self.optionNames) ?? "\(error)") }
+            do { generator = try MaskGenerator(s) } catch { throw CLIError((error as? MaskSpecError)?.message(naming: Self.optionNames) ?? "\(error)") }
             var rng = PRNG(seed: seed).fork("avgdist/\(s.type.rawValue)/\(s.maskedPatchSize)/\(s.maskRatio)")
             let cellName = "\(s.type.rawValue) \(s.maskedPatchSize) px r=\(s.maskRatio)"
             for _ in 0..<samples {
@@ -84,12 +111,11 @@ struct AvgDistCommand: ParsableCommand {
 
     /// Expands the options into cells, after checking them; exits with a one-line message
     /// naming the option on bad input.
-    private func plan() -> [Cell] {
-        guard samples >= 1 else { fail("--samples \(samples) must be at least 1") }
+    private func plan() throws -> [Cell] {
         let types: [MaskType]
         do {
             types = try (maskType.isEmpty ? ["random", "block-wise"] : maskType).map { try MaskType(parsing: $0) }
-        } catch let e as MaskSpecError { fail(e.message(naming: Self.optionNames)) } catch { fail("\(error)") }
+        } catch let e as MaskSpecError { throw CLIError(e.message(naming: Self.optionNames)) }
         let ratios = ratio.isEmpty ? (1...9).map { Double($0) / 10 } : ratio
         let patches = maskPatch.isEmpty ? [4, 8, 16, 32, 64] : maskPatch
         // The image and model patch first (with mask patch = model patch, which always fits
@@ -97,37 +123,38 @@ struct AvgDistCommand: ParsableCommand {
         func spec(_ patch: Int, _ r: Double) -> MaskSpec {
             MaskSpec(type: .random, imageSize: imageSize, modelPatchSize: modelPatch, maskedPatchSize: patch, maskRatio: r)
         }
-        check(spec(modelPatch, 0.5), strict: true)
-        for r in ratios { check(spec(modelPatch, r), strict: true) }
-        var usable: [Int] = []
+        try check(spec(modelPatch, 0.5), strict: true)
+        for r in ratios { try check(spec(modelPatch, r), strict: true) }
+        var usable: [Int] = [], notes: [String] = []
         for p in patches where !usable.contains(p) {
-            if check(spec(p, 0.5), strict: false) { usable.append(p) }
+            if let note = try check(spec(p, 0.5), strict: false) { notes.append(note) } else { usable.append(p) }
         }
         guard !usable.isEmpty else {
             let valid = MaskSpec.validMaskedPatchSizes(imageSize: imageSize, modelPatchSize: modelPatch)
-            fail("no --mask-patch of \(patches.map(String.init).joined(separator: " ")) fits --image-size \(imageSize) "
+            throw CLIError("no --mask-patch of \(patches.map(String.init).joined(separator: " ")) fits --image-size \(imageSize) "
                  + "with --model-patch \(modelPatch); valid: "
                  + valid.map(String.init).joined(separator: ", "))
         }
+        // Skipped sizes are worth a note only when something is left to compute.
+        for note in notes { FileHandle.standardError.write(Data("mimlab: note: skipping \(note)\n".utf8)) }
         return types.flatMap { t in usable.flatMap { p in ratios.map { r in
             Cell(spec: MaskSpec(type: t, imageSize: imageSize, modelPatchSize: modelPatch, maskedPatchSize: p, maskRatio: r),
                  stats: AvgDistStats(imageSize: imageSize))
         } } }
     }
 
-    /// Validates `spec`. A masked-patch problem is skipped with a note unless `strict`;
-    /// anything else ends the command.
+    /// Validates `spec`; returns why a masked patch size is skipped (nil: it is usable). A
+    /// masked-patch problem is skipped unless `strict`; anything else ends the command.
     @discardableResult
-    private func check(_ spec: MaskSpec, strict: Bool) -> Bool {
+    private func check(_ spec: MaskSpec, strict: Bool) throws -> String? {
         do {
             try spec.validate()
-            return true
+            return nil
         } catch let e as MaskSpecError {
             let message = e.message(naming: Self.optionNames)
-            if strict || e.field != .maskedPatchSize { fail(message) }
-            FileHandle.standardError.write(Data("mimlab: note: skipping \(message)\n".utf8))
-            return false
-        } catch { fail("\(error)") }
+            if strict || e.field != .maskedPatchSize { throw CLIError(message) }
+            return message
+        }
     }
 
     // MARK: output

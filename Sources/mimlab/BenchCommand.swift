@@ -44,7 +44,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads { try checkThreads(threads) }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         for m in mode where !["pretrain", "finetune"].contains(m) {

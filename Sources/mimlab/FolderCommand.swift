@@ -42,15 +42,17 @@ struct FolderCacheCommand: ParsableCommand {
     @Flag(help: "Refuse non-image files instead of skipping them.")
     var strict = false
 
+    func validate() throws { if let threads { try checkThreads(threads) } }
+
     func run() throws {
-        if let threads { Parallel.threads = max(1, threads) }
+        if let threads { Parallel.threads = threads }
         guard let policy = ResizePolicy(rawValue: resize) else {
-            fail("--resize \(resize): valid values are \(ResizePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw CLIError("--resize \(resize): valid values are \(ResizePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard (1...4096).contains(imageSize) else { fail("--image-size \(imageSize): must be 1 to 4096") }
+        guard (1...4096).contains(imageSize) else { throw CLIError("--image-size \(imageSize): must be 1 to 4096") }
         let dir = cache ?? ProcessInfo.processInfo.environment["MIMLAB_CACHE"] ?? ".cache/mimlab"
         let folder: ImageFolder
-        do { folder = try ImageFolder.scan(path, valFraction: valFraction, strict: strict) } catch { fail("\(error)") }
+        folder = try ImageFolder.scan(path, valFraction: valFraction, strict: strict)
         print("\(path): \(folder.classes.count) classes, \(folder.train.count) train + \(folder.val.count) val images, \(folder.skipped.count) non-image file(s) skipped; content hash \(folder.contentHash)")
         var bar: ProgressBar?
         var decoded = 0
@@ -69,7 +71,7 @@ struct FolderCacheCommand: ParsableCommand {
                                  decoded, seconds, Double(decoded) / max(seconds, 1e-9), Parallel.threads, at))
                 }
             }
-        } catch { fail("\(error)") }
+        }
         if decoded == 0 {
             print("cache is up to date: \((dir as NSString).appendingPathComponent(FolderCache.fileName(folder, size: imageSize, policy: policy)))")
         }
@@ -106,11 +108,13 @@ struct FolderExportCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads: Int?
 
+    func validate() throws { if let threads { try checkThreads(threads) } }
+
     func run() throws {
-        if let threads { Parallel.threads = max(1, threads) }
-        guard let fmt = FolderExport.Format(rawValue: format) else { fail("--format \(format): valid values are png, jpeg") }
-        guard (1...100).contains(quality) else { fail("--quality \(quality): must be 1 to 100") }
-        guard train >= 0, val >= 0 else { fail("--train and --val are image counts (≥ 0)") }
+        if let threads { Parallel.threads = threads }
+        guard let fmt = FolderExport.Format(rawValue: format) else { throw CLIError("--format \(format): valid values are png, jpeg") }
+        guard (1...100).contains(quality) else { throw CLIError("--quality \(quality): must be 1 to 100") }
+        guard train >= 0, val >= 0 else { throw CLIError("--train and --val are image counts (≥ 0)") }
         let spec = SyntheticSpec(seed: 0, imageSize: imageSize)
         do {
             try spec.validate()
@@ -121,7 +125,7 @@ struct FolderExportCommand: ParsableCommand {
                 try FolderExport.write(ds, classNames: names, to: (out as NSString).appendingPathComponent(sub), format: fmt,
                                        quality: quality)
             }
-        } catch { fail("\(error)") }
+        }
         print("written: \(out) (\(train) train + \(val) val \(fmt.rawValue) images of \(imageSize) px, \(spec.classes) classes)")
     }
 }

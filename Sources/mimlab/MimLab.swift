@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Tensor
 
 @main
 struct MimLab: ParsableCommand {
@@ -26,11 +25,4 @@ struct MimLab: ParsableCommand {
             TablesCommand.self,
         ]
     )
-
-    /// The OpenBLAS kernel is settled before anything else runs (see `BLASKernel`): this may
-    /// re-execute the process once under a better kernel.
-    static func main() {
-        BLASKernel.launch()
-        main(nil)
-    }
 }

@@ -43,11 +43,9 @@ struct QueryCommand: ParsableCommand {
 
     func run() throws {
         guard let output = OutputFormat(rawValue: format) else {
-            fail("--format: unknown format '\(format)' (valid: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw CLIError("--format: unknown format '\(format)' (valid: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        do {
-            let query = try RunQuery(where: conditions, groupBy: groupBy, metric: metric, sweep: sweep)
-            print(try query.table(path: db).render(output), terminator: "")
-        } catch { fail("\(error)") }
+        let query = try RunQuery(where: conditions, groupBy: groupBy, metric: metric, sweep: sweep)
+        print(try query.table(path: db).render(output), terminator: "")
     }
 }

@@ -23,16 +23,14 @@ struct ResultsCheckpointCommand: ParsableCommand {
     var db: String = ResultsStore.defaultPath
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: db) else { fail("\(db): no such database") }
-        do {
-            let store = try ResultsStore(path: db)
-            let (pages, moved) = try store.checkpoint()
-            let check = try store.integrityCheck()
-            let counts = try store.countsByStatus()
-            let summary = RunStatus.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
-            print("\(db): checkpointed \(moved)/\(pages) log pages; integrity \(check); runs: \(summary)")
-            if check != "ok" { Foundation.exit(1) }
-        } catch { fail("\(error)") }
+        guard db.isEmpty || FileManager.default.fileExists(atPath: db) else { throw CLIError("\(db): no such database") }
+        let store = try ResultsStore(path: db)
+        let (pages, moved) = try store.checkpoint()
+        let check = try store.integrityCheck()
+        let counts = try store.countsByStatus()
+        let summary = RunStatus.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+        print("\(db): checkpointed \(moved)/\(pages) log pages; integrity \(check); runs: \(summary)")
+        if check != "ok" { throw ExitCode(1) }
     }
 }
 
@@ -60,15 +58,18 @@ struct ResultsMergeCommand: ParsableCommand {
         var isDir: ObjCBool = false
         // Checked before the database is opened, which would create it for a mistyped DIR.
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            fail("\(dir): no such shard directory")
+            throw CLIError("\(dir): no such shard directory")
         }
-        let report: MergeReport
-        do {
+        var (report, mergeable) = ResultsStore.previewMerge(shardsIn: dir)
+        if mergeable {
             report = try ResultsStore(path: db).merge(shardsIn: dir)
-        } catch { fail("\(error)") }
+        } else if db.isEmpty || FileManager.default.fileExists(atPath: db) {
+            // Nothing to ingest: the database is only checked, and stays byte-identical.
+            _ = try ResultsStore(path: db, readOnly: true)
+        }
         for p in report.failed { print("failed: \(dir)/\(p.file): \(p.reason)") }
         for p in report.incomplete { print("incomplete: \(dir)/\(p.file): \(p.reason)") }
         print("\(dir) -> \(db): \(report.summary)")
-        if !report.failed.isEmpty { Foundation.exit(1) }
+        if !report.failed.isEmpty { throw ExitCode(1) }
     }
 }

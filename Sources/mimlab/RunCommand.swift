@@ -39,21 +39,25 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Image folders: refuse non-image files instead of skipping them.")
     var strict = false
 
+    func validate() throws { if let threads { try checkThreads(threads) } }
+
     func run() throws {
-        if let threads { Parallel.threads = max(1, threads) }
+        if let threads { Parallel.threads = threads }
         FileHandle.standardError.write(Data("mimlab run: \(Parallel.threads) thread(s), OpenBLAS kernel \(BLASKernel.status.description)\n".utf8))
-        let cfg: RunConfig
-        do { cfg = try RunConfig.load(path: config, overrides: overrides) } catch { fail("\(error)") }
+        let cfg = try RunConfig.load(path: config, overrides: overrides)
         let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = out ?? "runs/\(name)-seed\(cfg.seed)"
+        // Made before any work: a run should not train for an hour and then find it cannot write.
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw CLIError("--out \(dir): cannot create the output directory (\(pathProblem(dir)))")
+        }
         let observer = ProgressObserver()
-        let data: RunData
-        do { data = try RunDataFactory.make(cfg, cacheDir: cache, observer: observer, strict: strict) } catch { fail("\(error)") }
-        let result: RunResult
-        do { result = try Run(config: cfg, outputDir: dir).execute(data, observer: observer) } catch { fail("\(error)") }
+        let data = try RunDataFactory.make(cfg, cacheDir: cache, observer: observer, strict: strict)
+        let result = try Run(config: cfg, outputDir: dir).execute(data, observer: observer)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             print(String(decoding: try enc.encode(result.values), as: UTF8.self))
             return
         }

@@ -19,8 +19,9 @@ struct SQLCommand: ParsableCommand {
           mimlab sql "PRAGMA table_info(runs)"
         """)
 
-    @Argument(help: "SQL: SELECT, WITH … SELECT, VALUES, EXPLAIN or a read-only PRAGMA; several separated by ;.")
-    var sql: String
+    // Taken as it is even when it starts with "-" (a leading "-- comment").
+    @Argument(parsing: .allUnrecognized, help: "SQL: SELECT, WITH … SELECT, VALUES, EXPLAIN or a read-only PRAGMA; several separated by ;.")
+    var sql: [String] = []
 
     @Option(help: "Results database.")
     var db = ResultsStore.defaultPath
@@ -28,12 +29,21 @@ struct SQLCommand: ParsableCommand {
     @Option(help: "Output format: markdown, csv or json.")
     var format = "markdown"
 
+    @Option(help: "Stop a statement that runs longer than this many seconds.")
+    var timeout: Double = 60
+
+    func validate() throws {
+        guard timeout > 0 && timeout <= 86_400 else { throw ValidationError("--timeout \(timeout): must be more than 0 and at most 86400 seconds") }
+    }
+
     func run() throws {
         guard let output = OutputFormat(rawValue: format) else {
-            fail("--format: unknown format '\(format)' (valid: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw CLIError("--format: unknown format '\(format)' (valid: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        do {
-            print(ReadOnlySQL.render(try ReadOnlySQL.run(sql, path: db), format: output), terminator: "")
-        } catch { fail("\(error)") }
+        guard sql.count == 1 else {
+            throw CLIError(sql.isEmpty ? "sql: give the SQL to run, e.g. mimlab sql \"SELECT status, count(*) FROM runs GROUP BY status\""
+                           : "sql: give the SQL as one quoted argument (got \(sql.count): \(sql.map { "'\($0.prefix(30))'" }.joined(separator: " ")))")
+        }
+        print(ReadOnlySQL.render(try ReadOnlySQL.run(sql[0], path: db, timeout: timeout), format: output), terminator: "")
     }
 }

@@ -37,13 +37,13 @@ struct StepCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallel.threads = threads }
         let oracle: OracleCase
-        do { oracle = try OracleCase(path: `case`) } catch { fail("\(error)") }
+        oracle = try OracleCase(path: `case`)
         let outputs: [String: Tensor]
-        do { outputs = try oracle.run(steps: !noSteps, finetune: !noFinetune) } catch { fail("\(error)") }
+        outputs = try oracle.run(steps: !noSteps, finetune: !noFinetune)
         var meta = oracle.file.metadata
         meta["compute_dtype"] = "float32"
         meta["implementation"] = "mimlab"
-        do { try SafetensorsFile(tensors: outputs, metadata: meta).write(to: out) } catch { fail("\(error)") }
+        try SafetensorsFile(tensors: outputs, metadata: meta).write(to: out)
         let loss = outputs["output.loss"]![0], gn = outputs["output.grad_norm"]![0]
         var line = "wrote \(out): \(outputs.count) tensors; loss=\(String(format: "%.8f", loss)) grad_norm=\(String(format: "%.6f", gn))"
         if let ft = outputs["ft.loss"] { line += " ft.loss=\(String(format: "%.6f", ft[0]))" }
@@ -81,7 +81,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let r: SafetensorsFile, t: SafetensorsFile
-        do { r = try SafetensorsFile(contentsOf: ref); t = try SafetensorsFile(contentsOf: test) } catch { fail("\(error)") }
+        r = try SafetensorsFile(contentsOf: ref); t = try SafetensorsFile(contentsOf: test)
         let rows = Compare.run(reference: r.tensors, test: t.tensors, atol: atol, prefix: prefix,
                                rtol: rtol.map { v in { _ in v } })
         let shown = rows.filter { verbose || !$0.passed }

@@ -32,9 +32,7 @@ struct SweepOptions: ParsableArguments {
     @Option(help: "Results database (SQLite).")
     var db: String = ResultsStore.defaultPath
 
-    func load() -> SweepSpec {
-        do { return try SweepSpec.load(path: spec) } catch { fail("\(error)") }
-    }
+    func load() throws -> SweepSpec { try SweepSpec.load(path: spec) }
 }
 
 /// "mask.patch=8 mask.ratio=0.6 seed=1": the values of the axes a sweep varies.
@@ -53,9 +51,8 @@ struct SweepPlanCommand: ParsableCommand {
     var retryFailed = false
 
     func run() throws {
-        let spec = options.load()
-        let plan: SweepPlan
-        do { plan = try SweepPlan.make(spec, dbPath: options.db, retryFailed: retryFailed) } catch { fail("\(error)") }
+        let spec = try options.load()
+        let plan = try SweepPlan.make(spec, dbPath: options.db, retryFailed: retryFailed)
         print("sweep \(spec.name): \(spec.runs.count) runs (\(spec.path))")
         print("| run | state | \(spec.axes.joined(separator: " | ")) | est. time |")
         print("|---|---|\(spec.axes.map { _ in "---|" }.joined())---:|")
@@ -81,17 +78,14 @@ struct SweepStatusCommand: ParsableCommand {
     @OptionGroup var options: SweepOptions
 
     func run() throws {
-        let spec = options.load()
-        guard FileManager.default.fileExists(atPath: options.db) else {
-            fail("\(options.db): no results database yet; `mimlab sweep run \(options.spec)` creates it")
+        let spec = try options.load()
+        guard options.db.isEmpty || FileManager.default.fileExists(atPath: options.db) else {
+            throw CLIError("\(options.db): no results database yet; `mimlab sweep run \(options.spec)` creates it")
         }
-        let plan: SweepPlan, results: [String: [String: Double]], slurm: [String: SlurmTaskRecord]
-        do {
-            let store = try ResultsStore(path: options.db)
-            plan = try SweepPlan.make(spec, store: store)
-            results = try store.results(ids: spec.runs.map(\.id))
-            slurm = try store.slurmTasks(ids: spec.runs.map(\.id))
-        } catch { fail("\(error)") }
+        let store = try ResultsStore(path: options.db, readOnly: true)
+        let plan = try SweepPlan.make(spec, store: store)
+        let results = try store.results(ids: spec.runs.map(\.id))
+        let slurm = try store.slurmTasks(ids: spec.runs.map(\.id))
         print("sweep \(spec.name): \(spec.runs.count) runs in \(options.db)")
         print("| run | state | \(spec.axes.joined(separator: " | ")) | attempts | finetune.top1 | linprobe.top1 | seconds | note |")
         print("|---|---|\(spec.axes.map { _ in "---|" }.joined())---:|---:|---:|---:|---|")
@@ -133,7 +127,8 @@ struct SweepRunCommand: ParsableCommand {
 
         With --workers N, N worker processes each run one run at a time with cores/N BLAS \
         threads. Ctrl-C gives in-flight runs back to the pool; the next `sweep run` starts \
-        them again from the beginning.
+        them again from the beginning. Workers whose runner is killed give their run back \
+        and exit within a second.
 
         With --backend slurm, the runs that are missing go to the cluster as one job array \
         (the sbatch script is written under slurm/ beside the database, to read or submit \
@@ -146,10 +141,10 @@ struct SweepRunCommand: ParsableCommand {
 
     @OptionGroup var options: SweepOptions
 
-    @Option(help: "Worker processes.")
+    @Option(help: "Worker processes (1 to \(SweepRunCommand.maxWorkers)).")
     var workers: Int = 1
 
-    @Option(help: "BLAS/compute threads per worker (default: cores / workers).")
+    @Option(help: "BLAS/compute threads per worker (default: cores / workers; 1 to \(threadBound)).")
     var threads: Int?
 
     @Flag(help: "Run failed runs again.")
@@ -163,91 +158,87 @@ struct SweepRunCommand: ParsableCommand {
 
     @OptionGroup(title: "Backend") var backendOptions: BackendOptions
 
+    static let maxWorkers = 64
+
     func validate() throws {
-        guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1 to 64") }
+        guard workers >= 1 && workers <= SweepRunCommand.maxWorkers else {
+            throw ValidationError("--workers \(workers): must be 1 to \(SweepRunCommand.maxWorkers)")
+        }
         if backendOptions.backend == .slurm {
             if workers != 1 { throw ValidationError("--workers: local only; with --backend slurm, --array-parallelism limits the tasks at once") }
             if keepRuns != nil { throw ValidationError("--keep-runs: local only") }
         }
-        if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
+        if let threads { try checkThreads(threads) }
     }
 
     func run() throws {
-        let spec = options.load()
-        let store: ResultsStore
-        do {
-            store = try ResultsStore(path: options.db)
-            try store.register(spec.runs.map { ($0.id, $0.canonicalJSON) }, sweep: spec.name)
-        } catch { fail("\(error)") }
-        if backendOptions.backend == .slurm { return runSlurm(spec, store: store) }
-        let plan: SweepPlan
-        do { plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed) } catch { fail("\(error)") }
+        let spec = try options.load()
+        if backendOptions.backend == .slurm { _ = try slurmResources() }
+        // Nothing to do is answered from a read-only look: the database stays byte-identical.
+        let idle = try idlePlan(spec)
+        if backendOptions.backend == .local, let idle {
+            FileHandle.standardError.write(Data("sweep \(spec.name): \(spec.runs.count) runs, \(idle.count(.done)) done, 0 to run (the database is only read); db \(options.db)\n".utf8))
+            return try finish(spec, plan: idle)
+        }
+        let store = try ResultsStore(path: options.db)
+        try store.register(spec.runs.map { ($0.id, $0.canonicalJSON) }, sweep: spec.name)
+        if backendOptions.backend == .slurm { return try runSlurm(spec, store: store) }
+        let plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let perWorker = threads ?? max(1, cores / workers)
         let todo = plan.toRun.count
         FileHandle.standardError.write(Data(("sweep \(spec.name): \(spec.runs.count) runs, \(plan.count(.done)) done, \(todo) to run"
             + " (estimated \(ProgressBar.duration(plan.estimatedSeconds))); \(workers) worker(s) x \(perWorker) thread(s); db \(options.db)\n").utf8))
-        if todo == 0 && plan.count(.running) == 0 { return finish(spec, store: store) }
+        if todo == 0 && plan.count(.running) == 0 { return try finish(spec, plan: try SweepPlan.make(spec, store: store)) }
 
         if workers == 1 {
-            runWorkerLoop(spec, store: store, threads: perWorker, retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
-                          observer: LocalSweepObserver(spec: spec, plan: plan, verbose: true))
+            try LocalPool.runWorker(spec, store: store, threads: perWorker, retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
+                                    observer: LocalSweepObserver(spec: spec, plan: plan, verbose: true), say: say)
         } else {
-            runPool(spec, store: store, plan: plan, perWorker: perWorker)
+            try runPool(spec, store: store, plan: plan, perWorker: perWorker)
         }
-        finish(spec, store: store)
+        try finish(spec, plan: try SweepPlan.make(spec, store: store))
+    }
+
+    /// The plan when this call would change nothing: every run of the spec is in the
+    /// database and linked to this sweep only, and none is left to run (nil otherwise).
+    /// Read before anything is written, so a malformed database is reported untouched.
+    func idlePlan(_ spec: SweepSpec) throws -> SweepPlan? {
+        guard options.db.isEmpty || FileManager.default.fileExists(atPath: options.db) else { return nil }
+        // A 0-byte file is a database another runner has just created: new, for a writer.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: options.db))?[.size] as? Int, size == 0 { return nil }
+        let store = try ResultsStore(path: options.db, readOnly: true)
+        let plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed)
+        guard try store.isRegistered(spec.runs.map(\.id), sweep: spec.name) else { return nil }
+        return plan.toRun.isEmpty && plan.count(.running) == 0 ? plan : nil
     }
 
     /// N child processes (`mimlab sweep worker`), each claiming runs from the database;
     /// this process only watches the database and draws the progress.
-    func runPool(_ spec: SweepSpec, store: ResultsStore, plan: SweepPlan, perWorker: Int) {
+    func runPool(_ spec: SweepSpec, store: ResultsStore, plan: SweepPlan, perWorker: Int) throws {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var children: [Process] = []
-        for k in 0..<workers {
-            let p = Process()
-            p.executableURL = exe
-            var args = ["sweep", "worker", options.spec, "--db", options.db, "--threads", String(perWorker),
-                        "--parent-pid", String(getpid()), "--worker-index", String(k + 1)]
-            if retryFailed { args.append("--retry-failed") }
-            if let cache { args += ["--cache", cache] }
-            if let keepRuns { args += ["--keep-runs", keepRuns] }
-            p.arguments = args
-            do { try p.run() } catch { fail("cannot start worker \(k + 1): \(error)") }
-            children.append(p)
+        let args = (0..<workers).map { k -> [String] in
+            var a = ["sweep", "worker", options.spec, "--db", options.db, "--threads", String(perWorker),
+                     "--parent-pid", String(getpid()), "--worker-index", String(k + 1)]
+            if retryFailed { a.append("--retry-failed") }
+            if let cache { a += ["--cache", cache] }
+            if let keepRuns { a += ["--keep-runs", keepRuns] }
+            return a
         }
-        let trap = SignalTrap { sig in
-            for c in children where c.isRunning { kill(c.processIdentifier, sig) }
-            for c in children { c.waitUntilExit() }
-            exitNow(130)
-        }
-        let ids = spec.runs.map(\.id)
         let toRun = Set(plan.toRun.map(\.run.id))
-        let start = Date()
         let bar = ProgressBar("sweep \(spec.name)", total: toRun.count, unit: "run")
-        while children.contains(where: \.isRunning) {
-            Thread.sleep(forTimeInterval: 1)
-            guard let records = try? store.records(ids: ids) else { continue }
-            // Failed before this sweep started = not finished by it (they are in toRun only on retry).
-            let finished = toRun.filter {
-                guard let r = records[$0] else { return false }
-                return r.status == .done || (r.status == .failed && (r.finishedAt ?? 0) >= start.timeIntervalSince1970)
-            }.count
-            let failed = records.values.filter { $0.status == .failed }.count
-            let running = records.values.filter { $0.status == .running }.count
-            bar.update(finished, trailing: "\(running) running, \(failed) failed")
+        let statuses = try LocalPool.runPool(spec, store: store, toRun: toRun, executable: exe, workerArguments: args) { p in
+            bar.update(p.finished, trailing: "\(p.running) running, \(p.failed) failed")
         }
         bar.finish()
-        trap.cancel()
-        for (k, c) in children.enumerated() where c.terminationStatus != 0 {
-            FileHandle.standardError.write(Data("mimlab: worker \(k + 1) exited with status \(c.terminationStatus)\n".utf8))
+        for (k, status) in statuses.enumerated() where status != 0 {
+            say("mimlab: worker \(k + 1) exited with status \(status)")
         }
     }
 
-    /// Prints the sweep's summary; exits 1 when a run failed or, with
+    /// Prints the sweep's summary; exits 1 (after printing) when a run failed or, with
     /// `exitStatusIfUnfinished`, with that status.
-    func finish(_ spec: SweepSpec, store: ResultsStore, exitStatusIfUnfinished: Int32? = nil) {
-        let plan: SweepPlan
-        do { plan = try SweepPlan.make(spec, store: store) } catch { fail("\(error)") }
+    func finish(_ spec: SweepSpec, plan: SweepPlan, exitStatusIfUnfinished: Int32? = nil) throws {
         let failed = plan.entries.filter { $0.state == .failed }
         print("sweep \(spec.name): \(plan.count(.done))/\(spec.runs.count) done, \(failed.count) failed, "
               + "\(plan.count(.running)) running elsewhere, \(plan.count(.pending) + plan.count(.new) + plan.count(.stale)) not run")
@@ -255,12 +246,24 @@ struct SweepRunCommand: ParsableCommand {
             print("  failed \(e.run.id) \(describe(e.run, axes: spec.axes)): \(e.record?.error ?? "?")")
         }
         if !failed.isEmpty {
-            FileHandle.standardError.write(Data("mimlab: \(failed.count) run(s) failed; `--retry-failed` runs them again\n".utf8))
-            Foundation.exit(1)
+            say("mimlab: \(failed.count) run(s) failed; `--retry-failed` runs them again")
+            throw ExitCode(1)
         }
-        if let exitStatusIfUnfinished { Foundation.exit(exitStatusIfUnfinished) }
+        if let exitStatusIfUnfinished { throw ExitCode(exitStatusIfUnfinished) }
     }
 }
+
+/// `--threads`: at least 1, and no more than a machine could use; beyond, threads only
+/// contend (and a million would exhaust the process table).
+let threadBound = 1024
+
+func checkThreads(_ threads: Int) throws {
+    guard threads >= 1 && threads <= threadBound else {
+        throw ValidationError("--threads \(threads): must be 1 to \(threadBound) (this machine has \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+    }
+}
+
+let say: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
 /// One worker of `sweep run --workers N` (started by it; not meant to be typed).
 struct SweepWorkerCommand: ParsableCommand {
@@ -272,48 +275,20 @@ struct SweepWorkerCommand: ParsableCommand {
     @Flag var retryFailed = false
     @Option var cache: String?
     @Option var keepRuns: String?
-    @Option(help: "Exit when this process is no longer the parent (the runner was killed).")
+    @Option(help: "Give the run back and exit when this process is no longer the parent (the runner was killed).")
     var parentPid: Int32?
     @Option var workerIndex: Int = 1
 
-    func run() throws {
-        let spec = options.load()
-        let store: ResultsStore
-        do { store = try ResultsStore(path: options.db) } catch { fail("\(error)") }
-        // A runner killed with -9 cannot stop its workers; they notice they were orphaned and
-        // stop too (their in-flight runs are then stale and run again by the next runner).
-        var watchdog: DispatchSourceTimer?
-        if let parentPid {
-            watchdog = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.watchdog"))
-            watchdog?.schedule(deadline: .now() + 1, repeating: 1)
-            watchdog?.setEventHandler { if getppid() != parentPid { exitNow(137) } }
-            watchdog?.resume()
-        }
-        // Held to the end: a timer source released by the optimiser after its last use is
-        // cancelled, and the worker would outlive a killed runner.
-        withExtendedLifetime(watchdog) {
-            runWorkerLoop(spec, store: store, threads: max(1, threads), retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
-                          observer: LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: "[worker \(workerIndex)] "))
-        }
-    }
-}
+    func validate() throws { try checkThreads(threads) }
 
-/// Claims and runs the sweep's runs in this process until none is left. Ctrl-C or SIGTERM
-/// gives the run in flight back to the pool before exiting.
-func runWorkerLoop(_ spec: SweepSpec, store: ResultsStore, threads: Int, retryFailed: Bool, cache: String?, keepRuns: String?,
-                   observer: LocalSweepObserver) {
-    Parallel.threads = threads
-    let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current),
-                             retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
-    let trap = SignalTrap { _ in
-        let id = worker.currentRun
-        worker.interrupt()
-        FileHandle.standardError.write(Data(("\n\(observer.prefix)interrupted" + (id.map { ": run \($0) given back" } ?? "")
-            + "; `mimlab sweep run` again resumes the sweep\n").utf8))
-        exitNow(130)
+    func run() throws {
+        let spec = try options.load()
+        let store = try ResultsStore(path: options.db)
+        let prefix = "[worker \(workerIndex)] "
+        try LocalPool.runWorker(spec, store: store, threads: threads, retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
+                                observer: LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: prefix),
+                                parentPid: parentPid, say: { say(prefix + $0.trimmingCharacters(in: .newlines)) })
     }
-    do { try worker.runAll(observer: observer) } catch { fail("\(error)") }
-    trap.cancel()
 }
 
 /// Progress of a sweep in this process: a line per run and, when verbose, a bar per phase.
@@ -363,35 +338,4 @@ final class LocalSweepObserver: SweepObserver {
             say("FAILED \(run.id) \(describe(run, axes: spec.axes)): \(reason)")
         }
     }
-}
-
-/// Handles SIGINT and SIGTERM (Ctrl-C; a scheduler's stop) on a dispatch queue, so the
-/// handler may touch the database while the main thread is deep in a training step.
-final class SignalTrap {
-    private var sources: [DispatchSourceSignal] = []
-
-    init(_ handler: @escaping (Int32) -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "mimlab.signal"))
-            s.setEventHandler { handler(sig) }
-            s.resume()
-            sources.append(s)
-        }
-    }
-
-    func cancel() {
-        for s in sources { s.cancel() }
-        for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
-    }
-}
-
-/// Leaves at once from a signal or watchdog thread while the main thread may still be inside
-/// OpenBLAS: `exit` would run the process's destructors under it (a crash trace on Ctrl-C).
-/// Everything that matters is already committed (the claim was given back in its own
-/// transaction; SQLite's WAL is durable without a close).
-func exitNow(_ status: Int32) -> Never {
-    fflush(stdout)
-    fflush(stderr)
-    _exit(status)
 }

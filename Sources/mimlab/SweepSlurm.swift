@@ -58,26 +58,21 @@ struct BackendOptions: ParsableArguments {
 }
 
 extension SweepRunCommand {
-    /// `sweep run --backend slurm`: merge what has come back, submit what is missing as one
-    /// job array, then follow the queue (or return, with --detach) merging shards as they land.
-    func runSlurm(_ spec: SweepSpec, store: ResultsStore) {
+    /// `sweep run --backend slurm`: the loop is `SlurmSweep.runToEnd`; this shows its events.
+    /// The sbatch resources the options ask for, checked (before the database is opened).
+    func slurmResources() throws -> SlurmSubmission.Resources {
         let b = backendOptions
         let resources = SlurmSubmission.Resources(partition: b.partition, time: b.time, arrayParallelism: b.arrayParallelism,
                                                   cpusPerTask: threads ?? 1, extraArgs: b.sbatchArg)
-        do { try resources.validate() } catch { fail("\(error)") }
+        try resources.validate()
+        return resources
+    }
+
+    func runSlurm(_ spec: SweepSpec, store: ResultsStore) throws {
+        let b = backendOptions
+        let resources = try slurmResources()
         let root = b.slurmDir ?? SlurmSweep.defaultRoot(dbPath: options.db)
         let sweep = SlurmSweep(spec: spec, store: store, root: root, identity: WorkerIdentity(codeVersion: CodeVersion.current))
-        let say = { (s: String) in FileHandle.standardError.write(Data((s + "\n").utf8)) }
-
-        var reported = Set<String>()
-        func show(_ report: MergeReport) {
-            if !report.merged.isEmpty { say("merged \(report.merged.count) result shard(s) into \(options.db)") }
-            for p in report.failed where reported.insert(p.file).inserted {
-                say("mimlab: warning: \(sweep.shardsDir)/\(p.file): \(p.reason) (left in place; the database is untouched)")
-            }
-        }
-        do { show(try sweep.merge()) } catch { fail("\(error)") }
-
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let command = "(cd \(FileManager.default.currentDirectoryPath) && "
             + (["mimlab"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + ")"
@@ -85,73 +80,57 @@ extension SweepRunCommand {
             resources: resources, retryFailed: retryFailed, executable: exe,
             cacheDir: cache ?? RunDataFactory.defaultCacheDir(), checkpointSeconds: b.checkpointEvery,
             codeVersion: CodeVersion.current, command: command)
-        func submit(only: Set<String>?) {
-            do {
-                if let s = try sweep.submitMissing(submitOptions, only: only) {
-                    say("submitted job \(s.jobID): \(s.runIDs.count) task(s), script \(s.submission.scriptPath)")
-                    say("  task logs: \(s.submission.logDirectory)/\(s.jobID)_<index>.out; shards: \(sweep.shardsDir)")
-                } else if only == nil {
-                    say("nothing to submit: every run of the sweep is done, failed, or already queued or running")
+
+        var trap: SignalTrap?
+        var bar: ProgressBar?
+        var finishedBefore = 0
+        let unfinished = try sweep.runToEnd(submitOptions, detach: b.detach, resubmit: b.resubmit, poll: b.poll) { event in
+            switch event {
+            case .merged(let n): say("merged \(n) result shard(s) into \(options.db)")
+            case .badShard(let file, let reason): say("mimlab: warning: \(file): \(reason) (left in place; the database is untouched)")
+            case .submitted(let s):
+                say("submitted job \(s.jobID): \(s.runIDs.count) task(s), script \(s.submission.scriptPath)")
+                say("  task logs: \(s.submission.logDirectory)/\(s.jobID)_<index>.out; shards: \(sweep.shardsDir)")
+            case .nothingToSubmit: say("nothing to submit: every run of the sweep is done, failed, or already queued or running")
+            case .detached:
+                say("detached: `mimlab sweep run \(options.spec) --backend slurm` again follows the job and merges its results "
+                    + "(`mimlab sweep status \(options.spec)` shows the database)")
+            case .resubmitting(let count, let round, let of):
+                say("submitting again \(count) run(s) whose task the scheduler ended after it saved pre-training progress "
+                    + "(round \(round) of at most \(of))")
+            case .progress(let p, let first):
+                if trap == nil {
+                    trap = SignalTrap { _ in
+                        say("\nstopped following; the job keeps running on the cluster. `mimlab sweep run \(options.spec) --backend slurm` "
+                            + "follows it again (nothing is submitted twice) and merges its results")
+                        exitNow(130)
+                    }
                 }
-            } catch { fail("\(error)") }
-        }
-        submit(only: nil)
-
-        if b.detach {
-            say("detached: `mimlab sweep run \(options.spec) --backend slurm` again follows the job and merges its results "
-                + "(`mimlab sweep status \(options.spec)` shows the database)")
-            return
-        }
-
-        let trap = SignalTrap { _ in
-            say("\nstopped following; the job keeps running on the cluster. `mimlab sweep run \(options.spec) --backend slurm` "
-                + "follows it again (nothing is submitted twice) and merges its results")
-            exitNow(130)
-        }
-        var unfinished: [SlurmSweep.Unfinished] = []
-        for round in 0...b.resubmit {
-            if round > 0 {
-                let again = unfinished.filter(\.resubmittable)
-                say("submitting again \(again.count) run(s) whose task the scheduler ended after it saved pre-training progress "
-                    + "(round \(round) of at most \(b.resubmit))")
-                submit(only: Set(again.map(\.run.id)))
-            }
-            follow(sweep, poll: b.poll, show: show)
-            do { unfinished = try sweep.unfinished() } catch { fail("\(error)") }
-            for u in unfinished {
+                // The bar counts the runs this wait is for, not those finished before.
+                if first {
+                    finishedBefore = p.done + p.failed
+                    bar = ProgressBar("sweep \(spec.name) (slurm)", total: p.total - finishedBefore, unit: "run")
+                }
+                let jobs = p.jobs.isEmpty ? "" : ", job \(p.jobs.joined(separator: ","))"
+                bar?.update(max(0, p.done + p.failed - finishedBefore),
+                            trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
+            case .followed:
+                bar?.finish()
+                bar = nil
+            case .noResult(let u):
                 let task = u.task?.taskID.map { "task \($0)" } ?? "no task"
                 say("no result for run \(u.run.id) \(describe(u.run, axes: spec.axes)) (\(task)): \(u.reason)"
                     + (u.log.map { "; log \($0)" } ?? "") + (u.savedProgress ? "; its pre-training state is saved" : ""))
             }
-            if !unfinished.contains(where: \.resubmittable) { break }
         }
-        trap.cancel()
+        if b.detach { return }
+        trap?.cancel()
         if !unfinished.isEmpty {
             say("mimlab: \(unfinished.count) run(s) ended without a result; `mimlab sweep run \(options.spec) --backend slurm` "
                 + "submits them again (pre-training resumes from its last checkpoint)")
         }
-        finish(spec, store: store, exitStatusIfUnfinished: unfinished.isEmpty ? nil : 1)
+        try finish(spec, plan: try SweepPlan.make(spec, store: store), exitStatusIfUnfinished: unfinished.isEmpty ? nil : 1)
     }
-}
-
-/// Merges shards and draws the progress of the sweep's tasks on the cluster until none is
-/// queued or running. The bar counts the runs this wait is for, not those finished before.
-func follow(_ sweep: SlurmSweep, poll: Double, show: (MergeReport) -> Void) {
-    var bar: ProgressBar?
-    var finishedBefore = 0
-    do {
-        try sweep.follow(pollInterval: poll) { p, report in
-            show(report)
-            if bar == nil {
-                finishedBefore = p.done + p.failed
-                bar = ProgressBar("sweep \(sweep.spec.name) (slurm)", total: p.total - finishedBefore, unit: "run")
-            }
-            let jobs = p.jobs.isEmpty ? "" : ", job \(p.jobs.joined(separator: ","))"
-            bar?.update(max(0, p.done + p.failed - finishedBefore),
-                        trailing: "\(p.running) running, \(p.queued) queued, \(p.failed) failed\(jobs)")
-        }
-    } catch { fail("\(error)") }
-    bar?.finish()
 }
 
 /// One task of a sweep's Slurm job array (written into the sbatch script; not meant to be typed).
@@ -168,15 +147,16 @@ struct SweepTaskCommand: ParsableCommand {
     @Option(help: "Compute threads.")
     var threads: Int = 1
 
+    func validate() throws { try checkThreads(threads) }
+
     func run() throws {
         let env = ProcessInfo.processInfo.environment
         guard let index = index ?? env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) else {
-            fail("sweep task: no --index and no SLURM_ARRAY_TASK_ID")
+            throw CLIError("sweep task: no --index and no SLURM_ARRAY_TASK_ID")
         }
         let restarts = env["SLURM_RESTART_COUNT"].flatMap(Int.init) ?? 0
-        let runner: SlurmTaskRunner
-        do { runner = try SlurmTaskRunner(listPath: taskList, index: index, restartCount: restarts) } catch { fail("\(error)") }
-        Parallel.threads = max(1, threads)
+        let runner = try SlurmTaskRunner(listPath: taskList, index: index, restartCount: restarts)
+        Parallel.threads = threads
         let name = env["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(index)" } ?? "task \(index)"
         let say = { (s: String) in FileHandle.standardError.write(Data(("mimlab \(name): " + s + "\n").utf8)) }
         say("run \(runner.task.id) of sweep \(runner.list.sweep), attempt \(runner.task.attempt + restarts), "

@@ -43,32 +43,30 @@ struct TablesCommand: ParsableCommand {
         }
         var loaded: [SweepSpec] = []
         for p in paths {
-            do {
-                let s = try SweepSpec.load(path: p)
-                if s.table != nil { loaded.append(s) } else if !specs.isEmpty { fail("\(p): no table section; nothing to regenerate") }
-            } catch { fail("\(error)") }
+            let s = try SweepSpec.load(path: p)
+            if s.table != nil { loaded.append(s) } else if !specs.isEmpty { throw CLIError("\(p): no table section; nothing to regenerate") }
         }
-        guard FileManager.default.fileExists(atPath: db) else {
-            fail("\(db): no results database; run a sweep first (mimlab sweep run SPEC)")
+        guard db.isEmpty || FileManager.default.fileExists(atPath: db) else {
+            throw CLIError("\(db): no results database; run a sweep first (mimlab sweep run SPEC)")
         }
-        let store: ResultsStore
-        do { store = try ResultsStore(path: db) } catch { fail("\(error)") }
+        // Regenerating tables reads the database: it stays byte-identical (git sees no change).
+        let store = try ResultsStore(path: db, readOnly: true)
+        for sub in ["tables", "figures"] { AtomicTextFile.removeStaleTemps(in: "\(out)/\(sub)") }
         for spec in loaded {
             let layout = spec.table!
-            let runs: [TableRun]
-            do { runs = try tableRuns(spec, layout: layout, store: store) } catch { fail("\(error)") }
+            let runs = try tableRuns(spec, layout: layout, store: store)
             var paper: PaperNumbers? = nil
             if let ref = layout.paper {
-                do { paper = try PaperNumbers.load(reference: ref, directory: paperDir).numbers } catch { fail("\(spec.path): table.paper: \(error)") }
+                do { paper = try PaperNumbers.load(reference: ref, directory: paperDir).numbers } catch { throw CLIError("\(spec.path): table.paper: \(error)") }
             }
             let markdown = TableRenderer.render(layout: layout, runs: runs, paper: paper)
             let tablePath = "\(out)/tables/\(layout.name).md"
-            write(markdown, to: tablePath)
+            try AtomicTextFile.write(markdown, to: tablePath)
             var written = [tablePath]
             for kind in layout.figures {
                 guard let svg = Figures.render(kind: kind, runs: runs) else { continue }
                 let path = "\(out)/figures/\(layout.name)-\(kind).svg"
-                write(svg, to: path)
+                try AtomicTextFile.write(svg, to: path)
                 written.append(path)
             }
             if !quiet { print(markdown) }
@@ -93,13 +91,5 @@ struct TablesCommand: ParsableCommand {
             }
             return TableRun(id: e.run.id, axes: values, status: status, results: status == .done ? results[e.run.id] ?? [:] : [:])
         }
-    }
-
-    func write(_ text: String, to path: String) {
-        let dir = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch { fail("\(path): cannot write: \(error.localizedDescription)") }
     }
 }

@@ -219,6 +219,11 @@ final class FaultInjectionTests: LocalSlurmTestCase {
             XCTAssert(ro.stderr.contains(dbOnDisk) && ro.stderr.contains("read-only file system"), ro.stderr)
             XCTAssertFalse(ro.stderr.contains("Fatal error"), ro.stderr)
         }
+        // Reading needs no write: the read commands work on the read-only file.
+        for cmd in [["sql", "SELECT count(*) FROM runs"], ["query"], ["sweep", "status", spec], ["sweep", "plan", more]] {
+            let o = try CLI.run(cmd + ["--db", dbOnDisk], in: dir, name: "readonly-read")
+            XCTAssertEqual(o.status, 0, "\(cmd): \(o.stderr)")
+        }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dbOnDisk)), before)
         XCTAssertEqual(try LocalSlurm.shell(["mount", "-o", "remount,rw", disk.path]).status, 0)
         let again = try CLI.run(["sweep", "run", more, "--db", dbOnDisk], in: dir, name: "recover")

@@ -84,6 +84,7 @@ final class SlurmSweepTests: LocalSlurmTestCase {
             XCTAssert(out.stderr.contains(message), "\(args): \(out.stderr)")
             XCTAssertFalse(out.stderr.contains("submitted job"), out.stderr)
         }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "checked before the database is created")
         let local = try CLI.run(["sweep", "run", spec, "--db", db, "--time", "10"], in: dir, name: "local-time")
         XCTAssertNotEqual(local.status, 0)
         XCTAssert(local.stderr.contains("only with --backend slurm"), local.stderr)

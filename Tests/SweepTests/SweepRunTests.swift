@@ -85,15 +85,22 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(try records(spec).map(\.attempts), try records(spec).map(\.attempts))
     }
 
-    /// kill -9 of a pool runner: its workers notice and stop; the next runner completes.
+    /// kill -9 of a pool runner: both workers notice within seconds, give their runs back
+    /// (pending again) and exit; the next runner completes the sweep.
     func testKilledPoolRunnerLeavesNoOrphans() throws {
         let spec = try CLI.writeSpec(dir, "set: {pretrain.epochs: 3}\ngrids: [{mask.ratio: [0.4, 0.5, 0.6, 0.7]}]\n")
         let (p, _) = try CLI.start(["sweep", "run", spec, "--db", db, "--workers", "2"], in: dir, name: "pool")
         try CLI.wait("two runs in flight") { ((try? records(spec)) ?? []).filter { $0.status == .running }.count == 2 }
-        let workers = try records(spec).filter { $0.status == .running }.compactMap { $0.pid.map(Int32.init) }
+        let inFlight = try records(spec).filter { $0.status == .running }
+        let workers = inFlight.compactMap { $0.pid.map(Int32.init) }
+        XCTAssertEqual(Set(workers).count, 2)
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        try CLI.wait("orphaned workers to exit", timeout: 10) { workers.allSatisfy { !WorkerIdentity.processAlive($0) } }
+        let killed = Date()
+        try CLI.wait("orphaned workers to exit", timeout: 5) { workers.allSatisfy { !WorkerIdentity.processAlive($0) } }
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 5)
+        let after = Dictionary(uniqueKeysWithValues: try records(spec).map { ($0.id, $0) })
+        for r in inFlight { XCTAssertEqual(after[r.id]?.status, .pending, "run \(r.id) was given back") }
         let o = try CLI.run(["sweep", "run", spec, "--db", db, "--workers", "2"], in: dir, name: "resume")
         XCTAssertEqual(o.status, 0, o.stderr)
         try assertSound(spec, runs: 4)

@@ -70,7 +70,7 @@ final class RunConfigTests: XCTestCase {
         assertError("mask_ratio: 0.5\n", contains: ["unknown key 'mask_ratio'", "valid keys in the top level"])
         assertError("mask: [1, 2\n", contains: ["spec.yaml", "not valid YAML"])
         assertError("- a\n- b\n", contains: ["top level must be a mapping"])
-        assertError("mask:\n  ratio: 0.5\n  ratio: 0.6\n", contains: ["spec.yaml", "duplicated key", "'ratio'"])
+        assertError("mask:\n  ratio: 0.5\n  ratio: 0.6\n", contains: ["spec.yaml:3:", "duplicate key", "'ratio'"])
         XCTAssertThrowsError(try RunConfig.load(path: "/nonexistent/run.yaml")) { e in
             XCTAssert("\(e)".contains("/nonexistent/run.yaml: cannot read file"), "\(e)")
         }
@@ -94,5 +94,28 @@ final class RunConfigTests: XCTestCase {
         let cifar = try load("data: {dataset: cifar10, path: /tmp}")
         XCTAssertNil(cifar.data.syntheticVersion)
         XCTAssertFalse(cifar.canonicalJSON().contains("synthetic_version"), cifar.canonicalJSON())
+    }
+
+    /// What YAML can do that a config never needs is refused at its line: anchors and
+    /// aliases (an alias "bomb" expands exponentially), tags, duplicate keys.
+    func testYAMLAnchorsAliasesTagsAndDuplicatesAreRefusedWithTheirLine() {
+        assertError("pretrain: &p {epochs: 1}\nfinetune: *p\n", contains: ["spec.yaml:1:", "anchors and aliases"])
+        assertError("seed: 1\ndata: &d {pool_size: 512}\n", contains: ["spec.yaml:2:", "&d"])
+        assertError("seed: !!binary aGVsbG8=\n", contains: ["spec.yaml:1:", "tags"])
+        assertError("data: !!map {pool_size: 512}\n", contains: ["spec.yaml:1:", "tags"])
+        assertError("seed: 1\nmask: {ratio: 0.5}\nseed: 2\n", contains: ["spec.yaml:", "duplicate key 'seed'"])
+        assertError("", ["mask.ratio=&a 0.5"], contains: ["--set mask.ratio=&a 0.5", "anchors"])
+        XCTAssertNoThrow(try load("data: {dataset: synthetic}\nmask: {type: 'random'}\n"), "quoted values are plain values")
+    }
+
+    /// Sizes a person can type are bounded before any work starts, with the field and bound.
+    func testSizesAreBounded() {
+        assertError("", ["data.image_size=100000000000000"], contains: ["data.image_size", "at most 1024"])
+        assertError("", ["pretrain.epochs=1000000000000"], contains: ["pretrain.epochs", "at most 10000"])
+        assertError("", ["target.type=color-cluster-100000000"], contains: ["target.type", "at most 4096"])
+        assertError("", ["encoder.dim=100000000"], contains: ["encoder.dim", "at most 4096"])
+        assertError("data: {pool_size: 64}\npretrain: {batch: 128}\n", contains: ["pretrain.batch = 128", "data.pool_size = 64"])
+        assertError("", ["mask=3"], contains: ["mask is a section", "mask.type"])
+        assertError("", ["..=1"], contains: ["--set ..=1", "not a key path"])
     }
 }
