@@ -157,6 +157,11 @@ public final class ResultsStore: @unchecked Sendable {
                 """)
         }
         registerSlurmMigration(&m)
+        // The OpenBLAS kernel a run ran on and who chose it ("Cooperlake (mimlab)"): runs on
+        // different kernels share a run id but not their last digits.
+        m.registerMigration("v3-blas-kernel") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN blas_kernel TEXT")
+        }
         return m
     }
 
@@ -261,9 +266,9 @@ public final class ResultsStore: @unchecked Sendable {
                 guard eligible else { continue }
                 try db.execute(sql: """
                     UPDATE runs SET status = 'running', attempts = attempts + 1, host = ?, pid = ?,
-                      started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, code_version = ?
+                      started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, code_version = ?, blas_kernel = ?
                     WHERE id = ?
-                    """, arguments: [worker.host, worker.pid, now, now, worker.codeVersion, id])
+                    """, arguments: [worker.host, worker.pid, now, now, worker.codeVersion, worker.blasKernel, id])
                 return ClaimedRun(id: id, config: r.config, attempt: r.attempts + 1, previousStatus: r.status)
             }
             return nil

@@ -24,6 +24,8 @@ public struct RunRecord: Sendable {
     public var heartbeatAt: Double?
     public var error: String?
     public var codeVersion: String?
+    /// The OpenBLAS kernel and who chose it; nil for runs from before it was recorded.
+    public var blasKernel: String?
 
     /// Every column checked: a malformed row is an error naming the run and the column.
     init(row: Row) throws {
@@ -41,6 +43,7 @@ public struct RunRecord: Sendable {
         attempts = try v("attempts"); host = try o("host"); pid = try o("pid")
         createdAt = try v("created_at"); startedAt = try o("started_at"); finishedAt = try o("finished_at")
         heartbeatAt = try o("heartbeat_at"); error = try o("error"); codeVersion = try o("code_version")
+        blasKernel = try o("blas_kernel")
     }
 
     /// A running run nobody is running any more: its worker on this host is gone (pid not
@@ -57,9 +60,12 @@ public struct WorkerIdentity: Sendable {
     public var host: String
     public var pid: Int32
     public var codeVersion: String?
+    /// `BLASKernel.status.record` of the process that runs the run.
+    public var blasKernel: String?
 
-    public init(host: String = WorkerIdentity.hostName, pid: Int32 = getpid(), codeVersion: String? = nil) {
-        self.host = host; self.pid = pid; self.codeVersion = codeVersion
+    public init(host: String = WorkerIdentity.hostName, pid: Int32 = getpid(), codeVersion: String? = nil,
+                blasKernel: String? = nil) {
+        self.host = host; self.pid = pid; self.codeVersion = codeVersion; self.blasKernel = blasKernel
     }
 
     public static var hostName: String { ProcessInfo.processInfo.hostName }

@@ -1,5 +1,6 @@
 import Foundation
 import Results
+import Tensor
 import Train
 
 /// One task of a sweep's Slurm job array: runs entry `index` of a submission's task list
@@ -74,7 +75,8 @@ public final class SlurmTaskRunner: @unchecked Sendable {
         }
         let run = ResultShard.Run(
             id: task.id, config: task.config, sweeps: task.sweeps, status: outcome.status,
-            attempts: task.attempt + restartCount, codeVersion: codeVersion, startedAt: startedAt,
+            attempts: task.attempt + restartCount, codeVersion: codeVersion,
+            blasKernel: BLASKernel.status.record, startedAt: startedAt,
             finishedAt: Date().timeIntervalSince1970, error: outcome.error)
         let path = try ResultShard.write(dir: list.shards, run: run, results: outcome.results, metrics: recorder.points)
         try? policy.removeState()

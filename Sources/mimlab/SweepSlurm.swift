@@ -72,7 +72,7 @@ extension SweepRunCommand {
         let b = backendOptions
         let resources = try slurmResources()
         let root = b.slurmDir ?? SlurmSweep.defaultRoot(dbPath: options.db)
-        let sweep = SlurmSweep(spec: spec, store: store, root: root, identity: WorkerIdentity(codeVersion: CodeVersion.current))
+        let sweep = SlurmSweep(spec: spec, store: store, root: root, identity: WorkerIdentity(codeVersion: CodeVersion.current, blasKernel: BLASKernel.status.record))
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let command = "(cd \(FileManager.default.currentDirectoryPath) && "
             + (["mimlab"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ") + ")"

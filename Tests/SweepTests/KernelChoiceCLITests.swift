@@ -34,4 +34,16 @@ final class KernelChoiceCLITests: XCTestCase {
         XCTAssertEqual(j["openblas_chosen_by"] as? String, "mimlab")
         XCTAssertEqual(j["cpu_features"] as? String, "AVX2 + FMA")
     }
+
+    func testEachRunRecordsItsKernel() throws {
+        let dir = try CLI.tempDir()
+        let spec = try CLI.writeSpec(dir, "seeds: [0]\n")
+        let db = dir.appendingPathComponent("r.sqlite").path
+        let env = ["OPENBLAS_CORETYPE": "Haswell"]
+        let run = try CLI.run(["sweep", "run", spec, "--db", db], in: dir, env: env)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let out = try CLI.run(["sql", "select blas_kernel from runs", "--db", db, "--format", "csv"], in: dir, name: "sql")
+        XCTAssertEqual(out.status, 0, out.stderr)
+        XCTAssertTrue(out.stdout.contains("Haswell (user)"), out.stdout)
+    }
 }
