@@ -220,12 +220,12 @@ final class PretrainResumeTests: XCTestCase {
         let c = try config(["linprobe.epochs=0", "finetune.epochs=0"])
         let data = try RunDataFactory.make(c, cacheDir: dir + "/cache")
         func model(seed: UInt64 = 9) throws -> SimMIM {
-            let m = try SimMIM(c.encoder.vit, try c.simmimConfig(), pixels: data.pixels)
+            let m = try SimMIM(c.encoder.vit, try c.simmimConfig(), pixels: data.pixels, masks: c.maskSpec)
             var rng = PRNG(seed: seed)
             m.initialize(&rng)
             return m
         }
-        let trainer = Pretrainer(phase: c.pretrain, maskSpec: c.maskSpec, seed: 3)
+        let trainer = Pretrainer(phase: c.pretrain, seed: 3)
         let plain = try model(), saved = try model(), restored = try model(seed: 10)   // all its values come from the file
         let a = try trainer.run(plain, data: data.pretrain)
         let b = try trainer.run(saved, data: data.pretrain, checkpoint: CheckpointPolicy(path: statePath), config: "x")
