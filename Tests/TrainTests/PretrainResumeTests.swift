@@ -153,6 +153,17 @@ final class PretrainResumeTests: XCTestCase {
         XCTAssertEqual(try SafetensorsFile(contentsOf: statePath).metadata["step"], String(Self.totalSteps))
     }
 
+    /// MAE's masks (noise from the mask PRNG) and its β₂ 0.95 moments resume as SimMIM's do.
+    func testStoppedMAERunResumesBitIdentically() throws {
+        let c = try config(["method=mae", "mask.patch=4", "mask.ratio=0.75", "mae.decoder_width=32",
+                            "linprobe.epochs=0", "finetune.epochs=0"])
+        try stoppedAttempt(c, at: 5, everySteps: 2)
+        let resumed = try attempt("resumed", c, checkpoint: CheckpointPolicy(path: statePath, everySteps: 2))
+        XCTAssertEqual(resumed.result["pretrain.resumed_from"], 5)
+        XCTAssertEqual(resumed.pretrainFills, Self.totalSteps - 5)
+        try assertEqualsUninterrupted(resumed, c)
+    }
+
     func testRunKilledAfterPretrainingDoesNoPretrainingStepAgain() throws {
         let c = try config()
         try stoppedAttempt(c, at: Self.totalSteps)
