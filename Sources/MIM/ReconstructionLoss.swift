@@ -206,3 +206,9 @@ public final class ReconstructionLoss {
         return partial.reduce(0, +) / denominator
     }
 }
+
+extension ReconstructionLoss: Objective {
+    public func forward(pred: Tensor, patches: Tensor, weights: [Float], grad: Tensor) -> Double {
+        forward(pred: pred, patches: patches, mask: weights, grad: grad)
+    }
+}

@@ -2,25 +2,29 @@ import Foundation
 import NN
 import Tensor
 
-/// SimMIM: the encoder sees every token (masked ones replaced by the mask token), a
-/// prediction head maps each token to its target, and the loss compares them (see
-/// `SimMIMConfig` for the axes, `ReconstructionLoss` for the formulas).
+/// SimMIM: the encoder sees every token (masked ones replaced by the mask token, which
+/// SimMIM owns under the official name `encoder.mask_token`), a prediction head maps each
+/// token to its target, and the loss compares them (see `SimMIMConfig` for the axes,
+/// `ReconstructionLoss` for the formulas).
 ///
 /// The default — `SimMIM(vit)` — is the official model: a 1×1 linear "decoder" maps each
 /// token to its p·p·C pixels in PixelShuffle order (k = c·p² + dy·p + dx), and the loss is
 /// the L1 distance on masked pixels, normalised as the official code: Σ|x − x̂|·M / (Σ M +
 /// 1e-5) / C, with M counted once per pixel, not per channel.
-public final class SimMIM: Module {
+public final class SimMIM: PretrainMethod {
     public let encoder: ViTEncoder
+    public let maskMix: MaskTokenMix
     public let head: PredictionHead
     public let loss: ReconstructionLoss
     public let config: ViTConfig
     public let simmimConfig: SimMIMConfig
+    /// Draws the masks of `drawMasks` (nil: masks are passed to `forward`).
+    public var maskGenerator: MaskGenerator?
 
     /// d loss / d prediction, `[B·L, outputsPerToken]`.
     private let gradPred = Tensor(shape: [0])
     private var batch = 0
-    private var mask: [Float] = []
+    public private(set) var mask: [Float] = []
 
     /// The official SimMIM (linear head, L1 on masked pixels, full resolution).
     public convenience init(_ config: ViTConfig) {
@@ -30,18 +34,25 @@ public final class SimMIM: Module {
 
     /// `pixels`: the data's per-channel normalisation, needed by the classification targets
     /// (bins, colour clusters), which are defined on raw [0, 1] colours. `palette`: the
-    /// fitted palette of `color-cluster-K`. Throws a `ConfigFieldError` for a config that
-    /// does not fit the encoder or lacks what its target needs.
+    /// fitted palette of `color-cluster-K`. `masks`: what `drawMasks` draws. Throws a
+    /// `ConfigFieldError` for a config that does not fit the encoder or lacks what its
+    /// target needs.
     public init(_ config: ViTConfig, _ simmim: SimMIMConfig, pixels: PixelNormalization? = nil,
-                palette: ColorPalette? = nil) throws {
+                palette: ColorPalette? = nil, masks: MaskSpec? = nil) throws {
         self.config = config
         self.simmimConfig = simmim
         loss = try ReconstructionLoss(simmim, encoder: config, pixels: pixels, palette: palette)
         encoder = ViTEncoder(config)
+        maskMix = MaskTokenMix(dim: config.dim)
         head = makePredictionHead(simmim, encoder: config)
+        maskGenerator = try masks.map { try MaskGenerator($0) }
     }
 
-    public var parameters: [Parameter] { encoder.parameters + head.parameters }
+    public var parameters: [Parameter] { encoder.parameters(inserting: maskMix.parameters) + head.parameters }
+    public var backbone: any ImageEncoder { encoder }
+    public var betas: (Float, Float) { (0.9, 0.999) }
+    public var referenceBatch: Int { 512 }
+    public var maskToken: Parameter { maskMix.token }
 
     /// The head's final projection: for the default linear head, the whole head
     /// (`decoder.weight` `[p²C, D, 1, 1]`, `decoder.bias`).
@@ -50,11 +61,42 @@ public final class SimMIM: Module {
     /// The prediction per token, `[B·L, outputsPerToken]`, valid after `forward`.
     public var prediction: Tensor { head.output }
 
-    /// The official initialisation of the encoder, then the head's (for the linear head this
-    /// draws exactly what `encoder.initialize` + a truncated normal on `decoder.weight` draw).
+    /// The official initialisation of the encoder (the mask token drawn after the patch
+    /// embedding, as when the encoder owned it), then the head's (for the linear head, a
+    /// truncated normal on `decoder.weight`).
     public func initialize(_ rng: inout PRNG) {
-        encoder.initialize(&rng)
+        encoder.initialize(&rng, with: maskMix.parameters)
         head.initialize(&rng)
+    }
+
+    public func drawMasks(batch: Int, _ rng: inout PRNG) {
+        guard var generator = maskGenerator else { preconditionFailure("SimMIM.drawMasks: built without a MaskSpec") }
+        let n = batch * config.tokens
+        if mask.count != n { mask = [Float](repeating: 0, count: n) }
+        mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
+        maskGenerator = generator
+    }
+
+    public func step(_ images: Tensor, batch: Int) -> Double { forwardBackward(images, mask: mask, batch: batch) }
+
+    public var flopsPerImage: FlopCount { SimMIM.flopsPerImage(config, simmimConfig) }
+
+    /// Encoder on every token, then the head (whose input gradient is needed).
+    public static func flopsPerImage(_ vit: ViTConfig, _ s: SimMIMConfig) -> FlopCount {
+        ViTEncoder.flopsPerImage(vit, options: .simmim) + .layers(headFlops(vit, s))
+    }
+
+    /// Forward FLOPs per image of the prediction head, from its layer shapes.
+    public static func headFlops(_ vit: ViTConfig, _ s: SimMIMConfig) -> Double {
+        let L = Double(vit.tokens), D = Double(vit.dim), out = Double(s.outputsPerToken(for: vit))
+        switch s.head {
+        case .linear: return 2 * L * D * out
+        case .mlp2: return 2 * L * (D * D + D * out)
+        case .transformer:
+            let W = Double(s.headWidth)
+            return 2 * L * D * W + Double(s.headDepth) * ViTEncoder.blockFlops(tokens: L, dim: W, hidden: 4 * W)
+                + 2 * L * W * out
+        }
     }
 
     /// Loss of one batch; `mask` is on the token grid (`B·L`, 1 = masked).
@@ -62,14 +104,15 @@ public final class SimMIM: Module {
         self.batch = batch
         self.mask = mask
         var noRNG: PRNG? = nil
-        let z = encoder.forward(images, batch: batch, mask: mask, rng: &noRNG)
+        let e = encoder.embed(images, batch: batch)
+        let z = encoder.encode(maskMix.forward(e, mask: mask), batch: batch, keep: nil, rng: &noRNG)
         let pred = head.forward(z, batch: batch)
-        return loss.forward(pred: pred, patches: encoder.patchEmbed.patches, mask: mask, grad: gradPred)
+        return loss.forward(pred: pred, patches: encoder.patches, mask: mask, grad: gradPred)
     }
 
     /// Accumulates every parameter gradient of the last `forward`.
     public func backward() {
-        encoder.backward(head.backward(gradPred))
+        encoder.backwardEmbedding(maskMix.backward(encoder.backward(head.backward(gradPred))))
     }
 
     public func forwardBackward(_ images: Tensor, mask: [Float], batch: Int) -> Double {

@@ -1,5 +1,4 @@
 import Foundation
-import NN
 import Results
 import Train
 
@@ -84,8 +83,9 @@ public struct CostModel {
     /// Analytic GFLOP of a whole run: pre-training steps, fine-tuning steps and its
     /// evaluation, the linear probe's feature pass.
     public static func gflop(_ c: RunConfig) -> Double {
-        let pre = Bench.flopsPerImage(c.encoder.vit, pretrain: true).train
-        let ft = Bench.flopsPerImage(c.encoder.vit, pretrain: false, classes: c.data.classes)
+        // A config that parsed names a registered method.
+        let pre = (try? Methods.recipe(c)).map { $0.flopsPerImage(c).train } ?? 0
+        let ft = Methods.finetuneFlopsPerImage(c)
         var total = Double(c.pretrain.epochs * c.data.poolSize) * pre
         total += Double(c.finetune.epochs * c.data.finetuneSize) * ft.train
         if c.finetune.epochs > 0 { total += Double(c.data.testSize) * ft.forward }

@@ -18,19 +18,6 @@ public enum Bench {
         public var gflopPerSecond: Double
     }
 
-    /// Analytic matmul FLOPs per image (1 multiply-add = 2 FLOPs), as bench_simmim.py:
-    /// a training step is 3× the forward, less the patch embedding's input gradient.
-    public static func flopsPerImage(_ c: ViTConfig, pretrain: Bool, classes: Int = 10) -> (forward: Double, train: Double) {
-        let L = Double(c.tokens), D = Double(c.dim), C = Double(c.channels), p = Double(c.patchSize)
-        let H = Double(c.mlpHidden), n = Double(c.depth)
-        let patch = L * D * C * p * p
-        let linear = L * (3 * D * D + D * D + 2 * D * H)
-        let attn = 2 * L * L * D
-        let head = pretrain ? L * D * (p * p * C) : D * Double(classes)
-        let fwd = 2 * (patch + n * (linear + attn) + head)
-        return (fwd, 3 * fwd - 2 * patch)
-    }
-
     static func median(_ xs: [Double]) -> Double {
         let s = xs.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
@@ -63,10 +50,11 @@ public enum Bench {
         var rng = PRNG(seed: 1)
         var times: [Double] = []
         let step: () -> Void
+        let flops: FlopCount
         if pretrain {
             let model = SimMIM(c)
-            model.encoder.initialize(&rng)
-            rng.fillTruncatedNormal(model.decoder.weight.value, std: 0.02)
+            model.initialize(&rng)
+            flops = model.flopsPerImage
             let opt = AdamW(model.parameters)
             step = {
                 model.zeroGrad()
@@ -77,6 +65,7 @@ public enum Bench {
         } else {
             let model = FineTuneModel(c, classes: 10)
             model.encoder.initialize(&rng)
+            flops = model.flopsPerImage
             let opt = AdamW(model.parameters)
             step = {
                 model.zeroGrad()
@@ -91,7 +80,7 @@ public enum Bench {
             progress?(i + 1)
         }
         let med = median(times)
-        let gflop = flopsPerImage(c, pretrain: pretrain).train * Double(batch) / 1e9
+        let gflop = flops.train * Double(batch) / 1e9
         return Result(mode: pretrain ? "pretrain" : "finetune", threads: Parallel.threads, batch: batch,
                       stepsTimed: steps, medianSeconds: med, imagesPerSecond: Double(batch) / med,
                       gflopPerStep: gflop, gflopPerSecond: gflop / med)

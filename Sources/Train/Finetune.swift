@@ -29,12 +29,12 @@ public struct FineTuner {
         let sched = phase.schedule(stepsPerEpoch: perEpoch)
         model.labelSmoothing = Float(phase.labelSmoothing)
         model.encoder.setDropPath(Float(phase.dropPath))
-        let params = model.parameters.filter { $0.name != "encoder.mask_token" }
+        let params = model.parameters
         let opt = AdamW(params, weightDecay: Float(phase.weightDecay))
-        if phase.layerDecay < 1 { opt.setLayerDecay(Float(phase.layerDecay), layers: model.config.depth + 2) }
+        if phase.layerDecay < 1 { opt.setLayerDecay(Float(phase.layerDecay), layers: model.encoder.layerCount + 2) }
         let dropRNG = PRNG(seed: seed).fork("drop-path")
         let images = Tensor(shape: [0])
-        let flops = Bench.flopsPerImage(model.config, pretrain: false).train
+        let flops = model.flopsPerImage.train
         observer.phaseStarted("finetune", totalSteps: total)
         let start = Clock.now()
         var step = 0, lastEpochLoss = Double.nan, seen = 0
@@ -63,7 +63,7 @@ public struct FineTuner {
         observer.metric("finetune", step: phase.epochs, name: "top1", value: top1)
         let seconds = Clock.now() - start
         observer.phaseFinished("finetune", seconds: seconds)
-        let evalFlops = Bench.flopsPerImage(model.config, pretrain: false).forward * Double(test.count)
+        let evalFlops = model.flopsPerImage.forward * Double(test.count)
         return Result(top1: top1, finalLoss: lastEpochLoss, steps: step, seconds: seconds,
                       gflop: (flops * Double(seen) + evalFlops) / 1e9)
     }

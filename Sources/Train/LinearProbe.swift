@@ -2,8 +2,8 @@ import Foundation
 import NN
 import Tensor
 
-/// Linear probing: the encoder is frozen, each image becomes its mean-pooled final-norm
-/// tokens, features are standardised with the training split's statistics (MAE puts a
+/// Linear probing: the encoder is frozen, each image becomes one feature of its final-norm
+/// tokens (`TokenPool`: the mean of the patch tokens, or the class token), features are standardised with the training split's statistics (MAE puts a
 /// BatchNorm without affine parameters before the classifier: the same map at eval time),
 /// and a linear softmax classifier is trained on them with AdamW. Features are computed
 /// once, so the probe costs one forward pass per image.
@@ -23,9 +23,10 @@ public struct LinearProbe {
         public var gflop: Double
     }
 
-    /// Mean-pooled features `[N, D]` of every image of `data`.
-    public static func features(_ encoder: ViTEncoder, _ data: EvaluationSource, batch: Int = 256) -> (Tensor, [Int32]) {
-        let D = encoder.config.dim, L = encoder.config.tokens
+    /// Pooled features `[N, D]` of every image of `data`.
+    public static func features(_ encoder: any ImageEncoder, _ data: EvaluationSource, pool: TokenPool = .mean,
+                                batch: Int = 256) -> (Tensor, [Int32]) {
+        let D = encoder.dim, S = encoder.prefixTokens + encoder.tokenCount
         let out = Tensor(shape: [data.count, D])
         let images = Tensor(shape: [0]), pooled = Tensor(shape: [0])
         var labels: [Int32] = []
@@ -34,20 +35,20 @@ public struct LinearProbe {
             let n = min(batch, data.count - start)
             labels += data.fill(start: start, count: n, images: images)
             var none: PRNG? = nil
-            let z = encoder.forward(images, batch: n, mask: nil, rng: &none)
-            MeanPool.forward(z, batch: n, tokens: L, into: pooled)
+            let z = encoder.forward(images, batch: n, rng: &none)
+            pool.forward(z, batch: n, tokens: S, prefix: encoder.prefixTokens, into: pooled)
             (out.data + start * D).update(from: pooled.data, count: n * D)
             start += n
         }
         return (out, labels)
     }
 
-    public func run(_ encoder: ViTEncoder, train: EvaluationSource, test: EvaluationSource, classes: Int,
-                    observer: TrainObserver = SilentObserver()) -> Result {
+    public func run(_ encoder: any ImageEncoder, pool: TokenPool = .mean, train: EvaluationSource, test: EvaluationSource,
+                    classes: Int, observer: TrainObserver = SilentObserver()) -> Result {
         let start = Clock.now()
-        let (ftr, ytr) = LinearProbe.features(encoder, train)
-        let (fte, yte) = LinearProbe.features(encoder, test)
-        let D = encoder.config.dim, N = ytr.count
+        let (ftr, ytr) = LinearProbe.features(encoder, train, pool: pool)
+        let (fte, yte) = LinearProbe.features(encoder, test, pool: pool)
+        let D = encoder.dim, N = ytr.count
         // Standardise with the training split's mean and variance (eps as MAE's BatchNorm).
         var mean = [Float](repeating: 0, count: D), inv = [Float](repeating: 0, count: D)
         for d in 0..<D {
@@ -100,7 +101,9 @@ public struct LinearProbe {
         observer.metric("linprobe", step: phase.epochs, name: "top1", value: top1)
         let seconds = Clock.now() - start
         observer.phaseFinished("linprobe", seconds: seconds)
-        let fwd = Bench.flopsPerImage(encoder.config, pretrain: false).forward
+        // The feature pass dominates: the encoder's forward once per image (the head's
+        // few thousand FLOPs per step are left out).
+        let fwd = encoder.flops(kept: nil).forward
         return Result(top1: top1, trainTop1: trainTop1, seconds: seconds, gflop: fwd * Double(N + yte.count) / 1e9)
     }
 }

@@ -63,7 +63,7 @@ public struct OracleCase {
         }
     }
 
-    private static func json(_ file: SafetensorsFile, _ key: String, _ path: String) throws -> [String: Any] {
+    static func json(_ file: SafetensorsFile, _ key: String, _ path: String) throws -> [String: Any] {
         guard let s = file.metadata[key] else { return [:] }
         guard let d = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
             throw OracleError("\(path): metadata '\(key)' is not a JSON object")
@@ -132,6 +132,8 @@ public struct OracleCase {
             out["ft.logits"] = logits.clone()
             out["ft.loss"] = Tensor(scalar: Float(ftLoss))
             for p in ft.parameters { out["ft.grad." + p.name] = p.grad.clone() }
+            // The reference's fine-tune model keeps the (unused) mask token: its gradient is zero.
+            out["ft.grad." + model.maskToken.name] = Tensor(shape: model.maskToken.value.shape)
         }
         return out
     }

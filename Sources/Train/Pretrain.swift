@@ -3,17 +3,16 @@ import MIM
 import NN
 import Tensor
 
-/// SimMIM pre-training as the official loop runs it: AdamW (no decay on norms, biases and
-/// the position embedding), lr = base_lr · batch / 512 with per-step linear warm-up and
-/// cosine decay, gradient clipping, a fresh mask per image per step.
+/// Pre-training as the official loops run it, for any `PretrainMethod`: AdamW with the
+/// method's betas (no decay on norms, biases and the position embedding), lr = base_lr ·
+/// batch / (the method's reference batch) with per-step linear warm-up and cosine decay,
+/// gradient clipping, fresh masks per image per step (the method draws them).
 public struct Pretrainer {
     public var phase: RunConfig.PhaseConfig
-    public var maskSpec: MaskSpec
     public var seed: UInt64
 
-    public init(phase: RunConfig.PhaseConfig, maskSpec: MaskSpec, seed: UInt64) {
+    public init(phase: RunConfig.PhaseConfig, seed: UInt64) {
         self.phase = phase
-        self.maskSpec = maskSpec
         self.seed = seed
     }
 
@@ -29,25 +28,24 @@ public struct Pretrainer {
         public var ignoredState: String? = nil
     }
 
-    public func run(_ model: SimMIM, data: BatchSource, observer: TrainObserver = SilentObserver()) throws -> Result {
+    public func run(_ model: any PretrainMethod, data: BatchSource, observer: TrainObserver = SilentObserver()) throws -> Result {
         try run(model, data: data, observer: observer, checkpoint: nil, config: "")
     }
 
     /// As `run`, resumable: continues from the state at `checkpoint.path` when it was saved
     /// for the same `config` (the run's canonical JSON), else starts over; saves the state as
     /// the policy says and throws `TrainingStopped` when it asks to stop.
-    public func run(_ model: SimMIM, data: BatchSource, observer: TrainObserver = SilentObserver(),
+    public func run(_ model: any PretrainMethod, data: BatchSource, observer: TrainObserver = SilentObserver(),
                     checkpoint: CheckpointPolicy?, config: String) throws -> Result {
         let perEpoch = data.batchesPerEpoch
         let total = phase.epochs * perEpoch
-        let sched = phase.schedule(stepsPerEpoch: perEpoch)
-        let opt = AdamW(model.parameters, weightDecay: Float(phase.weightDecay))
-        var generator = try MaskGenerator(maskSpec)
+        let sched = phase.schedule(stepsPerEpoch: perEpoch, referenceBatch: model.referenceBatch)
+        let (beta1, beta2) = model.betas
+        let opt = AdamW(model.parameters, beta1: beta1, beta2: beta2, weightDecay: Float(phase.weightDecay))
         var maskRNG = PRNG(seed: seed).fork("mask")
-        let B = data.batchSize, L = model.config.tokens
+        let B = data.batchSize
         let images = Tensor(shape: [0])
-        var mask = [Float](repeating: 0, count: B * L)
-        let flopsPerImage = Bench.flopsPerImage(model.config, pretrain: true).train
+        let flopsPerImage = model.flopsPerImage.train
         observer.phaseStarted("pretrain", totalSteps: total)
         let start = Clock.now()
         var losses: [Double] = []              // per step: what a resumed attempt replays
@@ -85,11 +83,10 @@ public struct Pretrainer {
             let t0 = Clock.now()
             _ = data.fill(epoch: epoch, index: index, images: images)
             let b = images.shape[0]
-            if mask.count != b * L { mask = [Float](repeating: 0, count: b * L) }
-            mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: b, &maskRNG) }
+            model.drawMasks(batch: b, &maskRNG)
             let lr = sched.lr(at: step)
             model.zeroGrad()
-            let loss = model.forwardBackward(images, mask: mask, batch: b)
+            let loss = model.step(images, batch: b)
             guard loss.isFinite else { throw DivergenceError(phase: "pretrain", step: step + 1, loss: loss) }
             if phase.clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: Float(phase.clipGrad)) }
             opt.update(lr: Float(lr))

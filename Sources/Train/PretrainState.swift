@@ -3,13 +3,13 @@ import MIM
 import NN
 import Tensor
 
-/// Everything SimMIM pre-training carries from one step to the next, after `step` optimiser
+/// Everything pre-training (any `PretrainMethod`) carries from one step to the next, after `step` optimiser
 /// steps, as one safetensors file; restoring it and running on gives the same numbers, bit
 /// for bit, as never having stopped.
 ///
 /// What is *not* saved, because it is a pure function of the config and the step: the batch
-/// (`BatchSource.fill(epoch:index:)`), the lr (the schedule), the mask generator (it clears
-/// its grid on every draw; all its randomness is the mask PRNG), the per-epoch losses and
+/// (`BatchSource.fill(epoch:index:)`), the lr (the schedule), the method's masks (drawn
+/// afresh every step; all their randomness is the mask PRNG), the per-epoch losses and
 /// the partial epoch's sum (both re-summed, in the same order, from the per-step losses).
 ///
 /// Tensors: `model.<name>` (parameters), `optimizer.exp_avg.<name>`,
@@ -52,7 +52,7 @@ struct PretrainState {
 
     /// The state at `path` if it continues this run: same format, config and step count,
     /// intact, and shaped like `model`. Never throws: a file that cannot be used is a reason.
-    static func read(_ path: String, config: String, totalSteps: Int, model: SimMIM) -> Reading {
+    static func read(_ path: String, config: String, totalSteps: Int, model: any PretrainMethod) -> Reading {
         guard FileManager.default.fileExists(atPath: path) else { return .missing }
         let file: SafetensorsFile
         do { file = try SafetensorsFile(contentsOf: path) } catch { return .unusable("\(error)") }
@@ -87,7 +87,7 @@ struct PretrainState {
     }
 
     /// Puts the saved parameters and moments in place (`read` has checked that they fit).
-    func restore(into model: SimMIM, optimizer: AdamW) throws {
+    func restore(into model: any PretrainMethod, optimizer: AdamW) throws {
         try model.load(parameters)
         try optimizer.loadState(moments, step: optimizerStep)
     }

@@ -33,7 +33,7 @@ public struct RunResult: Codable, Sendable {
     }
 }
 
-/// One run: AvgDist of the mask distribution, SimMIM pre-training (skipped with
+/// One run: AvgDist of the mask distribution, pre-training by the config's method (skipped with
 /// `pretrain.epochs: 0`, the random-initialisation baseline), a linear probe of the frozen
 /// pre-trained encoder, then fine-tuning; checkpoint and results JSON in `outputDir`.
 ///
@@ -57,7 +57,6 @@ public struct Run {
         var result = RunResult()
         let seed = UInt64(config.seed)
         let root = PRNG(seed: seed)
-        let vit = config.encoder.vit
 
         var avgRNG = root.fork("avgdist")
         let stats = try AvgDist.estimate(config.maskSpec, samples: Run.avgDistSamples, rng: &avgRNG)
@@ -65,18 +64,12 @@ public struct Run {
         result["avgdist_rel"] = stats.meanRel
 
         // Pre-train (or not): the encoder every later phase starts from.
-        let simmim = try config.simmimConfig()
-        var palette: ColorPalette? = nil
-        if case .colorCluster(let k) = simmim.target {
-            guard let pool = data.pool else { throw ConfigError("target.type = \(simmim.target) needs the pre-train pool to fit its palette") }
-            // Seeded by the data, not the run: every run of a sweep shares one palette.
-            palette = ColorPalette.fit(dataset: pool, k: k, seed: 0)
-        }
-        let model = try SimMIM(vit, simmim, pixels: data.pixels, palette: palette)
+        let recipe = try Methods.recipe(config)
+        let model = try recipe.make(config, data: data)
         var initRNG = root.fork("init")
         model.initialize(&initRNG)
         if config.pretrain.epochs > 0 {
-            let r = try Pretrainer(phase: config.pretrain, maskSpec: config.maskSpec, seed: seed)
+            let r = try Pretrainer(phase: config.pretrain, seed: seed)
                 .run(model, data: data.pretrain, observer: observer, checkpoint: checkpoint, config: config.canonicalJSON())
             // Only when it happened, so the keys of an ordinary run stay as they were.
             if let from = r.resumedFrom { result["pretrain.resumed_from"] = Double(from) }
@@ -92,9 +85,10 @@ public struct Run {
             }
         }
 
+        let pool = recipe.pool(config)
         if config.linprobe.epochs > 0 {
             let r = LinearProbe(phase: config.linprobe, seed: seed)
-                .run(model.encoder, train: data.probeTrain, test: data.test, classes: data.classes, observer: observer)
+                .run(model.backbone, pool: pool, train: data.probeTrain, test: data.test, classes: data.classes, observer: observer)
             result["linprobe.top1"] = r.top1
             result["linprobe.train_top1"] = r.trainTop1
             result["linprobe.seconds"] = r.seconds
@@ -102,8 +96,8 @@ public struct Run {
         }
 
         if config.finetune.epochs > 0 {
-            let ft = FineTuneModel(vit, classes: data.classes)
-            try ft.load(model.encoder.stateDict, strict: false)
+            let ft = FineTuneModel(encoder: model.backbone, classes: data.classes, pool: pool)
+            try ft.loadEncoder(model.backbone.stateDict)
             var headRNG = root.fork("cls_head")
             headRNG.fillTruncatedNormal(ft.head.fc.weight.value, std: 0.02)
             let r = try FineTuner(phase: config.finetune, seed: seed)

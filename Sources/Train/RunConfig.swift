@@ -67,11 +67,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var labelSmoothing: Double
         public var dropPath: Double
 
-        public var lr: Double { baseLR * Double(batch) / 512 }
+        /// SimMIM's linear scaling rule (MAE pre-training refers to 256: `lr(referenceBatch:)`).
+        public var lr: Double { lr(referenceBatch: 512) }
+
+        public func lr(referenceBatch: Int) -> Double { baseLR * Double(batch) / Double(referenceBatch) }
 
         /// Per-step warm-up + cosine for a phase of `epochs × stepsPerEpoch` steps.
-        public func schedule(stepsPerEpoch: Int) -> WarmupCosine {
-            WarmupCosine(base: lr, minimum: minLR, warmupSteps: Int((warmupEpochs * Double(stepsPerEpoch)).rounded()),
+        public func schedule(stepsPerEpoch: Int, referenceBatch: Int = 512) -> WarmupCosine {
+            WarmupCosine(base: lr(referenceBatch: referenceBatch), minimum: minLR,
+                         warmupSteps: Int((warmupEpochs * Double(stepsPerEpoch)).rounded()),
                          totalSteps: epochs * stepsPerEpoch)
         }
     }
@@ -82,6 +86,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var head = HeadConfig()
     public var target = TargetConfig()
     public var method = "simmim"
+    /// MAE's section; nil for every other method, so it is absent from their canonical JSON
+    /// and their run ids did not change when MAE came.
+    public var mae: MAEConfig? = nil
     public var pretrain = PhaseConfig(epochs: 4, batch: 64, baseLR: 8e-3, warmupEpochs: 0.5, minLR: 1e-5,
                                       weightDecay: 0.05, clipGrad: 5, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
     public var finetune = PhaseConfig(epochs: 10, batch: 64, baseLR: 8e-3, warmupEpochs: 1, minLR: 1e-6,
@@ -107,12 +114,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     public static let datasets = ["synthetic", "cifar10", "cifar100", "folder"]
     public static let normalizations = ["dataset", "imagenet"]
-    public static let methods = ["simmim"]
+    public static var methods: [String] { Methods.names }
     public static let heads = HeadKind.allCases.map(\.rawValue)
     public static let lossOn = LossRegion.allCases.map(\.rawValue)
 
     /// The keys each section accepts, for "unknown key" messages.
-    public static let validKeys: [String: [String]] = [
+    public static var validKeys: [String: [String]] {
+        var keys = baseKeys
+        for r in Methods.registry.values { if let s = r.section { keys[""]!.append(s.name); keys[s.name] = s.keys } }
+        return keys
+    }
+    static let baseKeys: [String: [String]] = [
         "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
         "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version",
                  "resize", "normalize", "val_fraction"],
@@ -228,6 +240,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if target.predResolution == data.imageSize { target.predResolution = nil }
         target.lossOn = try r.string("target.loss_on", target.lossOn, oneOf: RunConfig.lossOn)
         method = try r.string("method", method, oneOf: RunConfig.methods)
+        for (name, recipe) in Methods.registry where name != method {
+            if let s = recipe.section, tree.has(s.name) {
+                throw ConfigError("\(r.origin(s.name)): the \(s.name) section applies to method: \(name) only, not \(method)")
+            }
+        }
+        try Methods.registry[method]!.read(r, into: &self)
 
         pretrain = try RunConfig.phase(r, "pretrain", pretrain)
         finetune = try RunConfig.phase(r, "finetune", finetune)
@@ -239,6 +257,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if finetune.epochs > 0 && finetune.batch > data.finetuneSize {
             throw ConfigError("\(r.origin("finetune.batch")): finetune.batch = \(finetune.batch) is larger than data.finetune_size = \(data.finetuneSize); an epoch would have no step")
         }
+        try RunConfig.refuseUnused(r, "pretrain", pretrain, ["drop_path", "layer_decay", "label_smoothing"],
+                                   why: "pre-training has no drop-path, layer-wise lr decay or labels")
+        try RunConfig.refuseUnused(r, "linprobe", linprobe, ["clip_grad", "layer_decay", "label_smoothing", "drop_path"],
+                                   why: "the linear probe trains one Linear layer on frozen features, without clipping or label smoothing")
         seed = try r.int("seed", seed, min: 0)
         try tree.checkAllRead(validKeys: RunConfig.validKeys)
         do { _ = try simmimConfig() } catch { throw ConfigError("\(r.origin("head")): \(error)") }
@@ -288,6 +310,18 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return p
     }
 
+    /// Settings a phase accepts (they are phase keys) but never reads: only the value that
+    /// means "off" is allowed, so a config cannot claim something that does not happen. The
+    /// off values are the defaults every committed run has, so no run id changes.
+    static func refuseUnused(_ r: ConfigReader, _ name: String, _ p: PhaseConfig, _ keys: [String], why: String) throws {
+        let off: [String: Double] = ["drop_path": 0, "layer_decay": 1, "label_smoothing": 0, "clip_grad": 0]
+        let value: [String: Double] = ["drop_path": p.dropPath, "layer_decay": p.layerDecay,
+                                       "label_smoothing": p.labelSmoothing, "clip_grad": p.clipGrad]
+        for k in keys where value[k]! != off[k]! {
+            throw ConfigError("\(r.origin("\(name).\(k)")): \(name).\(k) = \(value[k]!) does nothing (\(why)); valid: \(String(format: "%g", off[k]!)) or leave the key out")
+        }
+    }
+
     /// The head, target and loss settings in the model's terms.
     public func simmimConfig() throws -> SimMIMConfig {
         do {
@@ -301,6 +335,29 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var maskSpec: MaskSpec {
         MaskSpec(type: MaskType(rawValue: mask.type) ?? .random, imageSize: data.imageSize,
                  modelPatchSize: encoder.vit.patchSize, maskedPatchSize: mask.patch, maskRatio: mask.ratio)
+    }
+
+    /// A config back from its canonical JSON (as the results database stores it), as it
+    /// was written: no defaults filled in, nothing validated.
+    public static func decode(canonicalJSON json: String) throws -> RunConfig {
+        let dec = JSONDecoder()
+        // The inverse of convertToSnakeCase, which writes `baseLR` as `base_lr` and `minLR` as `min_lr`.
+        dec.keyDecodingStrategy = .custom { path in
+            let key = path.last!.stringValue
+            let parts = key.split(separator: "_")
+            var name = String(parts.first ?? "") + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+            if name.hasSuffix("Lr") { name = name.dropLast(2) + "LR" }
+            return AnyKey(name)
+        }
+        return try dec.decode(RunConfig.self, from: Data(json.utf8))
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     /// Canonical JSON: every field filled, keys sorted, so equal configs give equal bytes.

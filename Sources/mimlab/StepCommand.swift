@@ -7,13 +7,15 @@ import Train
 struct StepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "Run one oracle case: SimMIM forward/backward, AdamW steps, fine-tune forward/backward.",
+        abstract: "Run one oracle case (SimMIM or MAE): forward/backward, AdamW steps, fine-tune forward/backward.",
         discussion: """
         Reads a case file in the layout of shared/oracle (weights, images, mask and labels in a \
         .safetensors file; model and optimiser settings in its metadata) and writes every \
         quantity the float64 PyTorch reference writes, under the same names: output.loss, \
         output.pred, output.grad_norm, grad.*, act.*, step1.* / stepN.*, output.step_losses, \
-        ft.logits, ft.loss, ft.grad.*.
+        ft.logits, ft.loss, ft.grad.*. MAE cases (format mae-oracle-v1, mae_ref.py) carry the \
+        masking noise; their outputs add output.target, output.loss_per_patch, output.mask \
+        and output.ids_restore / output.ids_keep.
 
         Check the result against a reference with `mimlab compare --ref REF --test OUT`, or with \
         the oracle's own `simmim_ref.py compare`.
@@ -36,16 +38,11 @@ struct StepCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Parallel.threads = threads }
-        let oracle: OracleCase
-        oracle = try OracleCase(path: `case`)
-        let outputs: [String: Tensor]
-        outputs = try oracle.run(steps: !noSteps, finetune: !noFinetune)
-        var meta = oracle.file.metadata
-        meta["compute_dtype"] = "float32"
-        meta["implementation"] = "mimlab"
-        try SafetensorsFile(tensors: outputs, metadata: meta).write(to: out)
+        let result = try OracleRun.run(path: `case`, steps: !noSteps, finetune: !noFinetune)
+        try result.write(to: out)
+        let outputs = result.tensors
         let loss = outputs["output.loss"]![0], gn = outputs["output.grad_norm"]![0]
-        var line = "wrote \(out): \(outputs.count) tensors; loss=\(String(format: "%.8f", loss)) grad_norm=\(String(format: "%.6f", gn))"
+        var line = "wrote \(out): \(outputs.count + result.integers.count) tensors; loss=\(String(format: "%.8f", loss)) grad_norm=\(String(format: "%.6f", gn))"
         if let ft = outputs["ft.loss"] { line += " ft.loss=\(String(format: "%.6f", ft[0]))" }
         print(line)
     }
@@ -58,7 +55,9 @@ struct CompareCommand: ParsableCommand {
         discussion: """
         Per tensor: max|test − ref|, rel_err = max|test − ref| / max(max|ref|, atol) and cosine; \
         a tensor passes when rel_err ≤ rtol. Default rtol: 1e-3 for step* tensors, 1e-4 for the \
-        rest (the oracle README's tolerances for float32 against float64). Exits 1 on any failure.
+        rest (the oracle README's tolerances for float32 against float64); against an MAE \
+        reference, the mask and ids exactly and step*.attn.qkv.bias at 1e-2 (README 7.4). \
+        Exits 1 on any failure.
         """)
 
     @Option(help: "Reference outputs (ideally computed in float64).")
@@ -83,7 +82,7 @@ struct CompareCommand: ParsableCommand {
         let r: SafetensorsFile, t: SafetensorsFile
         r = try SafetensorsFile(contentsOf: ref); t = try SafetensorsFile(contentsOf: test)
         let rows = Compare.run(reference: r.tensors, test: t.tensors, atol: atol, prefix: prefix,
-                               rtol: rtol.map { v in { _ in v } })
+                               rtol: rtol.map { v in { _ in v } } ?? Compare.tolerance(forFormat: r.metadata["format"]))
         let shown = rows.filter { verbose || !$0.passed }
         let w = max(10, shown.map(\.name.count).max() ?? 0)
         if !shown.isEmpty {

@@ -150,24 +150,28 @@ final class LayerGradientTests: XCTestCase {
         XCTAssertEqual(back.array, images.array)
     }
 
+    /// SimMIM's path: mask token mixed into the patch rows, then the encoder on every token.
     func testViTEncoderWithMask() {
         let cfg = ViTConfig(imageSize: 8, patchSize: 4, channels: 3, dim: 8, depth: 2, heads: 2, mlpRatio: 2)
-        let enc = ViTEncoder(cfg)
-        randomize(enc.parameters)
+        let enc = ViTEncoder(cfg), mix = MaskTokenMix(dim: 8)
+        randomize(enc.parameters(inserting: mix.parameters))
         let B = 2, L = cfg.tokens
         let images = random([B, 3, 8, 8]), r = random([B * L, 8])
-        let mask: [Float] = [1, 0, 0, 1, 0, 1, 1, 0]
+        var mask: [Float] = [1, 0, 0, 1, 0, 1, 1, 0]
         var none: PRNG? = nil
+        func loss() -> Double {
+            GradientCheck.project(enc.encode(mix.forward(enc.embed(images, batch: B), mask: mask), batch: B, keep: nil, rng: &none), r)
+        }
         let result = GradientCheck().run(
-            parameters: enc.parameters,
-            loss: { GradientCheck.project(enc.forward(images, batch: B, mask: mask, rng: &none), r) },
-            backward: { enc.backward(r) })
+            parameters: enc.parameters(inserting: mix.parameters), loss: loss,
+            backward: { enc.backwardEmbedding(mix.backward(enc.backward(r))) })
         assertPasses(result)
         // The mask token only receives gradient through masked tokens; with none masked, zero.
-        enc.zeroGrad()
-        _ = enc.forward(images, batch: B, mask: [Float](repeating: 0, count: B * L), rng: &none)
-        enc.backward(r)
-        XCTAssertEqual(enc.maskToken.grad.array, [Float](repeating: 0, count: 8))
+        enc.zeroGrad(); mix.zeroGrad()
+        mask = [Float](repeating: 0, count: B * L)
+        _ = loss()
+        enc.backwardEmbedding(mix.backward(enc.backward(r)))
+        XCTAssertEqual(mix.token.grad.array, [Float](repeating: 0, count: 8))
     }
 
     func testClassifierHeadAndCrossEntropy() {

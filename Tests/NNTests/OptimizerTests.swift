@@ -73,7 +73,7 @@ final class OptimizerTests: XCTestCase {
     /// the ViT variant's mask token is decayed.
     func testNoDecayRule() {
         let enc = ViTEncoder(ViTConfig(dim: 8, depth: 1, heads: 2))
-        let noDecay = Set(enc.parameters.filter { !$0.weightDecay }.map(\.name))
+        let noDecay = Set(enc.parameters(inserting: MaskTokenMix(dim: 8).parameters).filter { !$0.weightDecay }.map(\.name))
         XCTAssert(noDecay.contains("encoder.pos_embed"))
         XCTAssert(noDecay.contains("encoder.blocks.0.norm1.weight"))
         XCTAssert(noDecay.contains("encoder.blocks.0.attn.qkv.bias"))

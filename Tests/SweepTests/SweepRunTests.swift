@@ -166,7 +166,9 @@ final class SweepRunTests: XCTestCase {
     /// Every committed paper spec can be planned without running or writing anything.
     func testPlanOfEachPaperSpecRunsNothing() throws {
         let missing = dir.appendingPathComponent("none.sqlite").path
-        for n in ["quickstart", "table1-masking", "table2-head", "table3-resolution", "table4-target", "figure3"] {
+        for n in ["quickstart", "table1-masking", "table2-head", "table3-resolution", "table4-target", "figure3",
+                  "mae-table1a-decoder-depth", "mae-table1b-decoder-width", "mae-table1c-mask-token", "mae-table1d-target",
+                  "mae-figure5-ratio"] {
             let path = CLI.repoRoot.appendingPathComponent("experiments/\(n).yaml").path
             let o = try CLI.run(["sweep", "plan", path, "--db", missing], in: dir, name: "plan-\(n)")
             XCTAssertEqual(o.status, 0, o.stderr)

@@ -394,7 +394,7 @@ final class HeadTargetTests: XCTestCase {
         let vit = Self.tiny, names = { (m: SimMIM) in m.head.parameters.map(\.name) }
         let lin = SimMIM(vit)
         XCTAssertEqual(names(lin), ["decoder.weight", "decoder.bias"])
-        XCTAssertEqual(lin.parameters.count, ViTEncoder(vit).parameters.count + 2)
+        XCTAssertEqual(lin.parameters.count, ViTEncoder(vit).parameters.count + 3)
         let mlp = try SimMIM(vit, SimMIMConfig(head: .mlp2))
         XCTAssertEqual(names(mlp), ["decoder.fc1.weight", "decoder.fc1.bias", "decoder.fc2.weight", "decoder.fc2.bias"])
         XCTAssertEqual(mlp.parameter(named: "decoder.fc1.weight")?.value.shape, [8, 8])
@@ -409,7 +409,7 @@ final class HeadTargetTests: XCTestCase {
         var r1 = PRNG(seed: 3), r2 = PRNG(seed: 3)
         let a = SimMIM(vit), b = SimMIM(vit)
         a.initialize(&r1)
-        b.encoder.initialize(&r2)
+        b.encoder.initialize(&r2, with: [b.maskToken])
         r2.fillTruncatedNormal(b.decoder.weight.value, std: 0.02)
         for (p, q) in zip(a.parameters, b.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
         // Initialised heads are not dead: every weight tensor is non-zero.

@@ -153,6 +153,17 @@ final class PretrainResumeTests: XCTestCase {
         XCTAssertEqual(try SafetensorsFile(contentsOf: statePath).metadata["step"], String(Self.totalSteps))
     }
 
+    /// MAE's masks (noise from the mask PRNG) and its β₂ 0.95 moments resume as SimMIM's do.
+    func testStoppedMAERunResumesBitIdentically() throws {
+        let c = try config(["method=mae", "mask.patch=4", "mask.ratio=0.75", "mae.decoder_width=32",
+                            "linprobe.epochs=0", "finetune.epochs=0"])
+        try stoppedAttempt(c, at: 5, everySteps: 2)
+        let resumed = try attempt("resumed", c, checkpoint: CheckpointPolicy(path: statePath, everySteps: 2))
+        XCTAssertEqual(resumed.result["pretrain.resumed_from"], 5)
+        XCTAssertEqual(resumed.pretrainFills, Self.totalSteps - 5)
+        try assertEqualsUninterrupted(resumed, c)
+    }
+
     func testRunKilledAfterPretrainingDoesNoPretrainingStepAgain() throws {
         let c = try config()
         try stoppedAttempt(c, at: Self.totalSteps)
@@ -220,12 +231,12 @@ final class PretrainResumeTests: XCTestCase {
         let c = try config(["linprobe.epochs=0", "finetune.epochs=0"])
         let data = try RunDataFactory.make(c, cacheDir: dir + "/cache")
         func model(seed: UInt64 = 9) throws -> SimMIM {
-            let m = try SimMIM(c.encoder.vit, try c.simmimConfig(), pixels: data.pixels)
+            let m = try SimMIM(c.encoder.vit, try c.simmimConfig(), pixels: data.pixels, masks: c.maskSpec)
             var rng = PRNG(seed: seed)
             m.initialize(&rng)
             return m
         }
-        let trainer = Pretrainer(phase: c.pretrain, maskSpec: c.maskSpec, seed: 3)
+        let trainer = Pretrainer(phase: c.pretrain, seed: 3)
         let plain = try model(), saved = try model(), restored = try model(seed: 10)   // all its values come from the file
         let a = try trainer.run(plain, data: data.pretrain)
         let b = try trainer.run(saved, data: data.pretrain, checkpoint: CheckpointPolicy(path: statePath), config: "x")

@@ -1,5 +1,6 @@
 import Foundation
 import Data
+import MIM
 import Train
 import XCTest
 
@@ -58,7 +59,7 @@ final class RunConfigTests: XCTestCase {
         assertError("encoder:\n  heads: 5\n", contains: ["encoder.dim = 128", "encoder.heads = 5"])
         assertError("pretrain:\n  epochs: two\n", contains: ["pretrain.epochs = two", "whole number"])
         assertError("data:\n  classes: 9\n", contains: ["spec.yaml:2", "data.classes = 9", "10 to 12"])
-        assertError("method: mae\n", contains: ["method = mae", "valid values are simmim"])
+        assertError("method: maskalign\n", contains: ["method = maskalign", "valid values are mae, simmim"])
         assertError("data:\n  synthetic_version: 4\n", contains: ["spec.yaml:2", "data.synthetic_version = 4",
                                                                    "version \(SyntheticSpec.generatorVersion) only"])
         assertError("data:\n  dataset: cifar10\n  path: /tmp\n  synthetic_version: 5\n",
@@ -117,5 +118,33 @@ final class RunConfigTests: XCTestCase {
         assertError("data: {pool_size: 64}\npretrain: {batch: 128}\n", contains: ["pretrain.batch = 128", "data.pool_size = 64"])
         assertError("", ["mask=3"], contains: ["mask is a section", "mask.type"])
         assertError("", ["..=1"], contains: ["--set ..=1", "not a key path"])
+    /// Settings a phase accepts but never reads are refused unless they say "off".
+    func testSettingsThatDoNothingAreRefused() throws {
+        for (key, value, off) in [("pretrain.drop_path", "0.1", "0"), ("pretrain.layer_decay", "0.75", "1"),
+                                  ("pretrain.label_smoothing", "0.1", "0"), ("linprobe.clip_grad", "5", "0"),
+                                  ("linprobe.layer_decay", "0.5", "1"), ("linprobe.label_smoothing", "0.1", "0"),
+                                  ("linprobe.drop_path", "0.1", "0")] {
+            let parts = key.split(separator: ".").map(String.init)
+            assertError("\(parts[0]):\n  \(parts[1]): \(value)\n", contains: ["spec.yaml:2", "\(key) = ", "does nothing", "valid: \(off)"])
+            // The off value is the default: accepted, the same config.
+            XCTAssertEqual(try load("\(parts[0]):\n  \(parts[1]): \(off)\n"), RunConfig())
+        }
+        // The fine-tune phase uses all of them.
+        XCTAssertEqual(try load("finetune: {drop_path: 0.2, layer_decay: 0.6, label_smoothing: 0.2}").finetune.dropPath, 0.2)
+    }
+
+    func testMAESection() throws {
+        let c = try load("method: mae\nmask: {patch: 4, ratio: 0.75}\nmae: {decoder_depth: 1, decoder_width: 32, norm_pix: false, pool: cls}")
+        XCTAssertEqual(c.mae, MAEConfig(decoderDepth: 1, decoderWidth: 32, normPix: false, pool: .cls))
+        XCTAssertNil(try load("").mae)
+        XCTAssertEqual(try load("method: mae\nmask: {patch: 4}").mae, MAEConfig())
+        assertError("mae: {decoder_depth: 2}\n", contains: ["spec.yaml:1", "the mae section applies to method: mae only, not simmim"])
+        assertError("method: mae\n", contains: ["mask.patch = 8", "set mask.patch = 4"])
+        assertError("method: mae\nmask: {patch: 4, type: block-wise}\n", contains: ["mask.type = block-wise", "valid: random"])
+        assertError("method: mae\nmask: {patch: 4}\nhead: {type: mlp2}\n", contains: ["spec.yaml:3", "head.type is a SimMIM setting"])
+        assertError("method: mae\nmask: {patch: 4}\ntarget: {type: l2}\n", contains: ["target.type is a SimMIM setting", "mae.norm_pix"])
+        assertError("method: mae\nmask: {patch: 4}\nmae: {decoder_width: 30}\n", contains: ["mae.decoder_width = 30", "multiple of 4"])
+        assertError("method: mae\nmask: {patch: 4}\nmae: {pool: max}\n", contains: ["mae.pool = max", "mean, cls"])
+        assertError("method: mae\nmask: {patch: 4}\nmae: {depth: 2}\n", contains: ["unknown key 'mae.depth'", "decoder_depth"])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MIM
+import NN
 import Tensor
 import Train
 import XCTest
@@ -63,6 +64,34 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// `method: mae` pre-trains, probes and fine-tunes, with either pooled feature and with the
+    /// mask token in the encoder; the fine-tune model takes the encoder by name, strictly.
+    func testMAERunsEveryPhase() throws {
+        let mae = ["method=mae", "mask.patch=4", "mask.ratio=0.75", "mae.decoder_width=32"]
+        let out = (cache as NSString).appendingPathComponent("mae")
+        let r = try run(mae, out: out)
+        for key in ["pretrain.loss", "pretrain.gflop", "linprobe.top1", "finetune.top1"] {
+            XCTAssert(r[key]?.isFinite == true, "\(key): \(r.values)")
+        }
+        let saved = try SafetensorsFile(contentsOf: out + "/pretrain.safetensors")
+        XCTAssertNotNil(saved.tensors["encoder.cls_token"])
+        XCTAssertNotNil(saved.tensors["decoder.mask_token"])
+        for o in [["mae.pool=cls"], ["mae.mask_token_in_encoder=true", "mae.norm_pix=false"]] {
+            let q = try run(mae + o + ["linprobe.epochs=1", "finetune.epochs=1"])
+            XCTAssert(q["finetune.top1"]!.isFinite && q["pretrain.loss"]! > 0, "\(o): \(q.values)")
+        }
+    }
+
+    func testFineTuneLoadIsStrict() throws {
+        let ft = FineTuneModel(.nano, classes: 10)
+        var state = ft.encoder.stateDict
+        state["encoder.mask_token"] = Tensor(shape: [1, 1, 48])
+        XCTAssertThrowsError(try ft.loadEncoder(state)) { XCTAssert("\($0)".contains("'encoder.mask_token'"), "\($0)") }
+        state["encoder.mask_token"] = nil
+        state["encoder.norm.bias"] = nil
+        XCTAssertThrowsError(try ft.loadEncoder(state)) { XCTAssert("\($0)".contains("missing parameter 'encoder.norm.bias'"), "\($0)") }
+    }
+
     func testRandomInitBaselineSkipsPretraining() throws {
         let r = try run(["pretrain.epochs=0"])
         XCTAssertNil(r["pretrain.loss"])
@@ -82,10 +111,10 @@ final class RunTests: XCTestCase {
             }
         }
         let c = try RunConfig.parse(yaml: Self.tiny)
-        let model = try SimMIM(c.encoder.vit, try c.simmimConfig())
+        let model = try SimMIM(c.encoder.vit, try c.simmimConfig(), masks: c.maskSpec)
         var rng = PRNG(seed: 1)
         model.initialize(&rng)
-        XCTAssertThrowsError(try Pretrainer(phase: c.pretrain, maskSpec: c.maskSpec, seed: 0).run(model, data: Poisoned())) { e in
+        XCTAssertThrowsError(try Pretrainer(phase: c.pretrain, seed: 0).run(model, data: Poisoned())) { e in
             XCTAssertEqual("\(e)", "pretrain diverged at step 2: loss = nan")
         }
     }

@@ -1,0 +1,49 @@
+import Foundation
+import MIM
+import NN
+
+/// How a run config becomes a pre-training method: reading and checking its config section,
+/// building the model, its analytic cost, and the feature the probe and fine-tuning pool.
+/// One recipe per method, each in its own file, registered in `Methods.registry`.
+public protocol MethodRecipe {
+    /// The method's own config section and its keys (nil: none).
+    static var section: (name: String, keys: [String])? { get }
+    /// Reads the method's section into `config` and refuses shared settings the method
+    /// does not use; errors name file:line and the field (`reader.origin`).
+    static func read(_ reader: ConfigReader, into config: inout RunConfig) throws
+    /// The model, uninitialised. `data` gives what some targets need (pixel statistics, the
+    /// pool for a colour palette); nil where they are not needed.
+    static func make(_ config: RunConfig, data: RunData?) throws -> any PretrainMethod
+    /// FLOPs per image of one pre-training step, from the config alone (the cost model).
+    static func flopsPerImage(_ config: RunConfig) -> FlopCount
+    /// The feature the linear probe and the fine-tune head take from the encoder.
+    static func pool(_ config: RunConfig) -> TokenPool
+    /// The ViT variant the method pre-trains (class token, position embedding).
+    static var encoderOptions: ViTOptions { get }
+}
+
+public enum Methods {
+    /// Adding a method: its files, and one line here.
+    public static let registry: [String: any MethodRecipe.Type] = [
+        "simmim": SimMIMRecipe.self,
+        "mae": MAERecipe.self,
+    ]
+
+    public static var names: [String] { registry.keys.sorted() }
+
+    public static func recipe(_ config: RunConfig) throws -> any MethodRecipe.Type {
+        guard let r = registry[config.method] else {
+            throw ConfigError("method = \(config.method): valid values are \(names.joined(separator: ", "))")
+        }
+        return r
+    }
+
+    /// FLOPs per image of a fine-tuning step (and, as `forward`, of evaluation) for the
+    /// encoder the config pre-trains.
+    public static func finetuneFlopsPerImage(_ config: RunConfig) -> FlopCount {
+        let vit = config.encoder.vit
+        let prefix = ((try? recipe(config))?.encoderOptions.classToken ?? false) ? 1 : 0
+        return FineTuneModel.flops(ViTEncoder.flops(vit, prefixTokens: prefix, kept: nil), dim: vit.dim,
+                                   classes: config.data.classes)
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import MIM
+import NN
+
+/// SimMIM from a run config: its axes are the shared `head` and `target` sections.
+public enum SimMIMRecipe: MethodRecipe {
+    public static let section: (name: String, keys: [String])? = nil
+
+    public static func read(_ reader: ConfigReader, into config: inout RunConfig) throws {}
+
+    public static func make(_ config: RunConfig, data: RunData?) throws -> any PretrainMethod {
+        let simmim = try config.simmimConfig()
+        var palette: ColorPalette? = nil
+        if case .colorCluster(let k) = simmim.target {
+            guard let pool = data?.pool else { throw ConfigError("target.type = \(simmim.target) needs the pre-train pool to fit its palette") }
+            // Seeded by the data, not the run: every run of a sweep shares one palette.
+            palette = ColorPalette.fit(dataset: pool, k: k, seed: 0)
+        }
+        return try SimMIM(config.encoder.vit, simmim, pixels: data?.pixels, palette: palette, masks: config.maskSpec)
+    }
+
+    public static func flopsPerImage(_ config: RunConfig) -> FlopCount {
+        // A config that parsed has a valid SimMIM config.
+        SimMIM.flopsPerImage(config.encoder.vit, (try? config.simmimConfig()) ?? .official)
+    }
+
+    public static func pool(_ config: RunConfig) -> TokenPool { .mean }
+
+    public static var encoderOptions: ViTOptions { .simmim }
+}
