@@ -118,6 +118,8 @@ final class RunConfigTests: XCTestCase {
         assertError("data: {pool_size: 64}\npretrain: {batch: 128}\n", contains: ["pretrain.batch = 128", "data.pool_size = 64"])
         assertError("", ["mask=3"], contains: ["mask is a section", "mask.type"])
         assertError("", ["..=1"], contains: ["--set ..=1", "not a key path"])
+    }
+
     /// Settings a phase accepts but never reads are refused unless they say "off".
     func testSettingsThatDoNothingAreRefused() throws {
         for (key, value, off) in [("pretrain.drop_path", "0.1", "0"), ("pretrain.layer_decay", "0.75", "1"),
