@@ -35,7 +35,8 @@ public enum ClaimVerdicts {
         case asGoodAs = "as good as"
         case alike = "alike"
 
-        func verdict(_ d: PairedDifference) -> Verdict {
+        /// How the interval of `d` (A − B) reads for this relation.
+        public func verdict(_ d: PairedDifference) -> Verdict {
             guard let low = d.low, let high = d.high else { return .notResolved }
             let m = ClaimVerdicts.margin
             switch self {
@@ -76,8 +77,12 @@ public enum ClaimVerdicts {
         public var a: [Cell]
         public var b: [Cell]
         public var relation: Relation
+        /// Names of the two sides when they are groups of cells.
+        public var names: (a: String, b: String)?
 
-        public init(_ a: [Cell], _ relation: Relation, _ b: [Cell]) { self.a = a; self.relation = relation; self.b = b }
+        public init(_ a: [Cell], _ relation: Relation, _ b: [Cell], names: (a: String, b: String)? = nil) {
+            self.a = a; self.relation = relation; self.b = b; self.names = names
+        }
 
         /// Seeds done in every cell of both sides; each side is the mean of its cells.
         public var difference: PairedDifference {
@@ -89,8 +94,11 @@ public enum ClaimVerdicts {
         }
 
         var label: String {
-            func name(_ c: [Cell]) -> String { c.count == 1 ? c[0].label : "\(c.count) cells" }
-            return "\(name(a)) \(relation.rawValue) \(name(b))"
+            func name(_ c: [Cell], _ given: String?) -> String {
+                if let given { return "\(given) (\(c.count) cell\(c.count == 1 ? "" : "s"))" }
+                return c.count == 1 ? c[0].label : "\(c.count) cells"
+            }
+            return "\(name(a, names?.a)) \(relation.rawValue) \(name(b, names?.b))"
         }
     }
 
@@ -120,23 +128,63 @@ public enum ClaimVerdicts {
     }
 
     /// The verdict lines that end a table.
-    public static func render(_ results: [Result], metric: String) -> String {
-        guard !results.isEmpty else { return "" }
+    public static func render(_ results: [Result], metric: String, extraLines: String = "") -> String {
+        guard !results.isEmpty || !extraLines.isEmpty else { return "" }
         var out = "\nClaims of the paper this table tests (\(metric), paired by seed: mean difference in points "
         out += "[95% interval, Student t with n − 1 dof]; better: interval above 0; as good as: above −\(fmt(margin)); "
         out += "alike: inside ±\(fmt(margin)); a claim holds when all its comparisons hold):\n"
         for r in results {
             let n = r.seeds.lowerBound == r.seeds.upperBound ? "\(r.seeds.lowerBound)" : "\(r.seeds.lowerBound)–\(r.seeds.upperBound)"
+            let seeds = "n = \(n) seed\(r.seeds == 1...1 ? "" : "s")"
             let head: String
             switch r.verdict {
-            case .holds: head = "holds at n = \(n) seeds"
-            case .contradicted: head = "contradicted at n = \(n) seeds"
-            case .notResolved: head = "not resolved at n = \(n) seeds"
+            case .holds: head = "holds at \(seeds)"
+            case .contradicted: head = "contradicted at \(seeds)"
+            case .notResolved: head = "not resolved at \(seeds)"
             }
             let parts = r.comparisons.map { c, d, v in "\(c.label): \(d.text())\(v == .notResolved ? "" : " (\(v.rawValue))")" }
             out += "- \(r.claim.id): **\(head)**. \"\(r.claim.text)\". \(parts.joined(separator: "; ")).\n"
         }
-        return out
+        return out + extraLines
+    }
+
+    /// Claims about the mask distributions themselves (Figure 3a), tested on sampled masks
+    /// rather than runs: each step is a difference of two means of independent samples with
+    /// a normal 95% interval, ±1.96 √(se₁² + se₂²) (hundreds of masks per point).
+    /// f3-avgdist-grows: at the protocol's size, AvgDist rises with every ratio step of every
+    /// type and masked patch, and at every ratio a larger masked patch (same type) gives a
+    /// larger AvgDist. Holds when every interval is above 0, contradicted when one is below.
+    public static func renderGeometry(_ claims: [PaperClaim], geometry: [MaskGeometryPoint]) -> String {
+        guard let claim = claims.first(where: { $0.id == "f3-avgdist-grows" }), let size = geometry.map(\.imageSize).min() else { return "" }
+        let points = geometry.filter { $0.imageSize == size }
+        func step(_ lo: MaskGeometryPoint, _ hi: MaskGeometryPoint) -> (Double, Double, Double) {
+            let d = hi.mean - lo.mean, half = 1.96 * (lo.standardError * lo.standardError + hi.standardError * hi.standardError).squareRoot()
+            return (d, d - half, d + half)
+        }
+        var ratioSteps: [(Double, Double, Double)] = [], patchSteps: [(Double, Double, Double)] = []
+        for type in Set(points.map(\.type)).sorted() {
+            let ofType = points.filter { $0.type == type }
+            for patch in Set(ofType.map(\.patch)).sorted() {
+                let series = ofType.filter { $0.patch == patch }.sorted { $0.ratio < $1.ratio }
+                ratioSteps += zip(series, series.dropFirst()).map(step)
+            }
+            for ratio in Set(ofType.map(\.ratio)).sorted() {
+                let column = ofType.filter { $0.ratio == ratio }.sorted { $0.patch < $1.patch }
+                patchSteps += zip(column, column.dropFirst()).map(step)
+            }
+        }
+        let all = ratioSteps + patchSteps
+        guard !all.isEmpty else { return "" }
+        let verdict: Verdict = all.contains { $0.2 < 0 } ? .contradicted : all.allSatisfy { $0.1 > 0 } ? .holds : .notResolved
+        func describe(_ steps: [(Double, Double, Double)], _ what: String) -> String? {
+            guard let smallest = steps.min(by: { $0.0 < $1.0 }) else { return nil }
+            let rising = steps.filter { $0.1 > 0 }.count
+            return String(format: "%d of %d %@ rise with a 95%% interval above 0 (smallest %+.2f px [%+.2f, %+.2f])",
+                          rising, steps.count, what, smallest.0, smallest.1, smallest.2)
+        }
+        let parts = [describe(ratioSteps, "ratio steps"), describe(patchSteps, "masked-patch steps at equal ratio")].compactMap { $0 }
+        let samples = points.map(\.samples).min() ?? 0
+        return "- \(claim.id): **\(verdict.rawValue) at \(samples)+ masks per point** (mask generators, \(size) px; normal 95% intervals). \"\(claim.text)\". \(parts.joined(separator: "; ")).\n"
     }
 
     static func fmt(_ v: Double) -> String { v == v.rounded() ? String(format: "%.1f", v) : "\(v)" }
@@ -190,11 +238,11 @@ public enum ClaimVerdicts {
         // The cells whose relative AvgDist is inside the paper's 10–20 px band (as a group,
         // the mean of its cells per seed) beat those below it and those above it.
         "f3-ridge": { cells in
-            let measured = cells.filter { $0.avgdistRel != nil && !$0.seeds.isEmpty }
+            let measured = cells.filter { $0.avgdistRel != nil }
             let band = ridgeBand
             let inside = measured.filter { $0.avgdistRel! >= band.low && $0.avgdistRel! <= band.high }
-            return [Comparison(inside, .better, measured.filter { $0.avgdistRel! < band.low }),
-                    Comparison(inside, .better, measured.filter { $0.avgdistRel! > band.high })]
+            return [Comparison(inside, .better, measured.filter { $0.avgdistRel! < band.low }, names: ("in the band", "below it")),
+                    Comparison(inside, .better, measured.filter { $0.avgdistRel! > band.high }, names: ("in the band", "above it"))]
         },
         // The linear head as good as the 2-layer MLP, better than each heavier head (the
         // paper's inverse Swin decoders; our transformer decoders).

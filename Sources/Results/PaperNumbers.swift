@@ -126,4 +126,6 @@ public struct PaperClaim: Equatable, Sendable {
     /// The paper table key it rests on (e.g. "table3_resolution").
     public let table: String?
     public let text: String
+
+    public init(id: String, table: String?, text: String) { self.id = id; self.table = table; self.text = text }
 }

@@ -68,7 +68,8 @@ public enum TableRenderer {
                 }
                 for m in layout.metrics.dropFirst() { cells.append(cell(inCell, m)) }
                 claimCells.append(claimCell(layout: layout, row: row, column: col, pivoted: pivoted, match: match,
-                                            settings: settings, seeds: seeds, done: inCell, isReference: row == reference))
+                                            settings: settings, seeds: seeds, done: inCell, any: inCellAny,
+                                            geometry: context.maskGeometry, isReference: row == reference))
             }
             body.append(cells.map(QueryValue.text))
         }
@@ -99,8 +100,11 @@ public enum TableRenderer {
         out += "\n" + QueryTable(columns: header, rows: body).render(.markdown) + "\n"
         let count = { (s: Set<RunStatus>) in runs.filter { s.contains($0.status) }.count }
         out += "runs: \(count([.done])) done, \(count([.failed])) failed, \(count([.pending, .running])) pending/running of \(runs.count)\n"
+        if !context.maskGeometry.isEmpty { out += geometryTable(context.maskGeometry) }
         if let paper, let key = layout.paperKey {
-            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(paper.claims(for: key), cells: claimCells), metric: metric)
+            let claims = paper.claims(for: key)
+            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: claimCells), metric: metric,
+                                        extraLines: ClaimVerdicts.renderGeometry(claims, geometry: context.maskGeometry))
         }
         return out
     }
@@ -131,8 +135,8 @@ public enum TableRenderer {
     }
 
     static func claimCell(layout: TableLayout, row: [String?], column: [String?], pivoted: Bool, match: PaperMatch?,
-                          settings: [String: String?], seeds: [String: Double], done: [TableRun],
-                          isReference: Bool) -> ClaimVerdicts.Cell {
+                          settings: [String: String?], seeds: [String: Double], done: [TableRun], any: [TableRun],
+                          geometry: [MaskGeometryPoint], isReference: Bool) -> ClaimVerdicts.Cell {
         var paperSettings: [String: String] = [:]
         if let match {
             for (axis, field) in match.keys {
@@ -144,9 +148,45 @@ public enum TableRenderer {
         for (axis, value) in zip(layout.rows + layout.columns, row + column) { if let value { axes[axis] = value } }
         var label = row.map { $0 ?? absentValue }.joined(separator: " / ")
         if pivoted { label += " (\(columnLabel(layout.columns, column)))" }
+        // AvgDist of the cell's mask setting: from the sampled masks when the spec draws
+        // Figure 3(a) (known before any run), else measured by its runs.
+        let avgdistRel = any.first.flatMap { geometryPoint($0, geometry)?.meanRel }
+            ?? SampleStats(done.compactMap { $0.results["avgdist_rel"] }).mean
         return ClaimVerdicts.Cell(label: label, paper: paperSettings, axes: axes, seeds: seeds,
-                                  avgdistRel: SampleStats(done.compactMap { $0.results["avgdist_rel"] }).mean,
-                                  isReference: isReference)
+                                  avgdistRel: avgdistRel, isReference: isReference)
+    }
+
+    /// The Figure 3(a) point of a run's mask setting at the run's own image size (the
+    /// smallest size drawn: the protocol's, not the 192-px cross-check).
+    static func geometryPoint(_ run: TableRun, _ geometry: [MaskGeometryPoint]) -> MaskGeometryPoint? {
+        guard let type = run.axes["mask.type"], let patch = run.axes["mask.patch"].flatMap(Int.init),
+              let ratio = run.axes["mask.ratio"].flatMap(NumberText.parse) else { return nil }
+        return geometry.filter { $0.type == type && $0.patch == patch && $0.ratio == ratio }.min { $0.imageSize < $1.imageSize }
+    }
+
+    /// Figure 3(a)'s numbers: AvgDist of every mask setting from sampled masks, at the
+    /// protocol's size and at 192 px.
+    static func geometryTable(_ geometry: [MaskGeometryPoint]) -> String {
+        let sizes = Set(geometry.map(\.imageSize)).sorted()
+        guard let small = sizes.first else { return "" }
+        var rows: [[QueryValue]] = []
+        let settings = geometry.filter { $0.imageSize == small }
+        for p in settings {
+            var cells = [p.type, "\(p.patch)", "\(p.paperPatch)", SweepText.ratio(p.ratio), String(format: "%.3f", p.achievedRatio)]
+            for size in sizes {
+                guard let q = geometry.first(where: { $0.imageSize == size && $0.type == p.type && $0.paperPatch == p.paperPatch && $0.ratio == p.ratio }) else {
+                    cells += [empty, empty]; continue
+                }
+                cells.append(String(format: "%.2f ± %.3f", q.mean, q.standardError))
+                cells.append(String(format: "%.4f", q.meanRel))
+            }
+            rows.append(cells.map(QueryValue.text))
+        }
+        var header = ["mask.type", "mask.patch", "paper patch", "mask.ratio", "ratio achieved"]
+        for size in sizes { header += ["AvgDist px at \(size)", "rel at \(size)"] }
+        let samples = geometry.map(\.samples).min() ?? 0
+        return "\nFigure 3(a) from the mask generators alone (no training): AvgDist of every mask setting above, mean ± standard error over \(samples)+ sampled masks (seeded), at the protocol's size and at 192 px with the masked patch scaled to the same mask grid; the paper's sweet spot is 10–20 px at 192 (0.052–0.104 relative).\n\n"
+            + QueryTable(columns: header, rows: rows).render(.markdown) + "\n"
     }
 
     // MARK: cells
@@ -285,5 +325,15 @@ struct PaperMatch {
         case "linprobe.top1": return [own, "linear_top1", "lin"]
         default: return [own]
         }
+    }
+}
+
+enum SweepText {
+    /// A ratio as the specs write it: "0.6", "0.11".
+    static func ratio(_ r: Double) -> String {
+        var s = String(format: "%.4f", r)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
     }
 }

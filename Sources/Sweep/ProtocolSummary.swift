@@ -45,7 +45,7 @@ public enum ProtocolSummary {
     static func count(_ n: Int) -> String {
         if n >= 1_000_000 { return String(format: "%.2f M", Double(n) / 1e6).replacingOccurrences(of: ".00 M", with: " M") }
         let s = String(n)
-        guard n >= 10_000 else { return s }
+        guard n >= 1_000 else { return s }
         var out = ""
         for (i, ch) in s.reversed().enumerated() { if i > 0 && i % 3 == 0 { out.append(",") }; out.append(ch) }
         return String(out.reversed())

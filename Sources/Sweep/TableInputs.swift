@@ -39,14 +39,15 @@ public enum TableInputs {
         }
     }
 
-    public static func context(_ spec: SweepSpec, layout: TableLayout) throws -> TableContext {
+    /// `maskGeometry: false` skips Figure 3(a)'s sampled masks (seconds per spec).
+    public static func context(_ spec: SweepSpec, layout: TableLayout, maskGeometry drawGeometry: Bool = true) throws -> TableContext {
         var context = TableContext()
         let seeds = Set(spec.runs.map(\.config.seed)).count
         if let reference = spec.reference {
             context.protocolLines = ProtocolSummary.lines(reference.config, seeds: seeds)
             for axis in layout.rows + layout.columns { context.reference[axis] = reference.axisText(axis) }
         }
-        if layout.figures.contains("avgdist-vs-ratio") { context.maskGeometry = try maskGeometry(spec) }
+        if drawGeometry && layout.figures.contains("avgdist-vs-ratio") { context.maskGeometry = try maskGeometry(spec) }
         return context
     }
 
