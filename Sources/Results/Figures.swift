@@ -33,7 +33,7 @@ public enum Figures {
         for (i, key) in keys.enumerated() {
             let color = palette[i % palette.count]
             let first = geometry.first { seriesKey($0) == key }!
-            plot.legend(i, "\(first.type), paper \(first.paperPatch) px", color: color)
+            plot.legend(i, "\(first.type) \(first.paperPatch)", color: color)
             for size in sizes {
                 let points = geometry.filter { seriesKey($0) == key && $0.imageSize == size }.sorted { $0.ratio < $1.ratio }
                 let svgPoints = points.map { SVGPoint(x: $0.ratio, y: $0.meanRel) }
@@ -48,7 +48,8 @@ public enum Figures {
         for (j, size) in sizes.reversed().enumerated() {
             plot.legendNote(keys.count + j, size == protocolSize ? "solid: \(size) px (protocol)" : "dashed: \(size) px")
         }
-        plot.legendNote(keys.count + sizes.count, "bars: ±1 s.e. over masks")
+        plot.legendNote(keys.count + sizes.count, "patch: the paper's px")
+        plot.legendNote(keys.count + sizes.count + 1, "bars: ±1 s.e. over masks")
         return plot.svg()
     }
 
@@ -218,7 +219,7 @@ public struct SVGPlot {
         let a = Swift.max(SVGPlot.top, Swift.min(py(y1), SVGPlot.bottom)), b = Swift.max(SVGPlot.top, Swift.min(py(y0), SVGPlot.bottom))
         guard b > a else { return }
         body.insert("<rect x=\"\(f(SVGPlot.left))\" y=\"\(f(a))\" width=\"\(f(SVGPlot.right - SVGPlot.left))\" height=\"\(f(b - a))\" fill=\"#dddddd\" fill-opacity=\"0.6\"/>", at: 0)
-        body.insert("<text x=\"\(f(SVGPlot.left + 6))\" y=\"\(f(a + 12))\" font-size=\"10\">\(SVGPlot.escape(label))</text>", at: 1)
+        body.insert("<text x=\"\(f(SVGPlot.right - 6))\" y=\"\(f(a + 12))\" text-anchor=\"end\" font-size=\"10\">\(SVGPlot.escape(label))</text>", at: 1)
     }
 
     mutating func errorBar(_ p: SVGPoint, _ std: Double, color: String) {

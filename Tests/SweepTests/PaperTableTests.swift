@@ -97,6 +97,7 @@ final class PaperTableTests: XCTestCase {
         let svg = try XCTUnwrap(Figures.render(kind: "avgdist-vs-ratio", runs: [], context: TableContext(maskGeometry: a)))
         XCTAssertTrue(svg.contains("stroke-dasharray"), "192 px dashed")
         XCTAssertTrue(svg.contains(">paper's 10–20 px at 192</text>"))
-        XCTAssertTrue(svg.contains(">random, paper 32 px</text>"))
+        XCTAssertTrue(svg.contains(">random 32</text>"))
+        XCTAssertTrue(svg.contains(">patch: the paper's px</text>"))
     }
 }
