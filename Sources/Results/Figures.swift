@@ -16,15 +16,15 @@ public enum Figures {
     }
 
     /// Figure 3(a) from the mask generators alone: relative AvgDist (AvgDist / image side)
-    /// against mask ratio, one colour per type and masked patch (named by the paper's size for
-    /// the same mask grid), solid at the protocol's image size, dashed at 192 px; bars are
+    /// against mask ratio, one colour per type and masked patch (named by its size at 192 px on
+    /// the same mask grid: the paper's size on the 48-px protocol), solid at the protocol's image size, dashed at 192 px; bars are
     /// ±1 standard error over the sampled masks; the paper's 10–20 px band is shaded.
     public static func avgDistVsRatio(geometry: [MaskGeometryPoint]) -> String {
         let title = "AvgDist vs mask ratio, from the mask generators (SimMIM Figure 3a)"
         guard !geometry.isEmpty else { return emptyFigure(title) }
         let sizes = Set(geometry.map(\.imageSize)).sorted(by: >)   // 192 last in the legend
         let protocolSize = sizes.last!
-        func seriesKey(_ p: MaskGeometryPoint) -> String { "\(p.type) \(p.paperPatch)" }
+        func seriesKey(_ p: MaskGeometryPoint) -> String { "\(p.type) \(p.patchAt192)" }
         let keys = Set(geometry.map(seriesKey)).sorted(by: seriesOrder)
         let ys = geometry.flatMap { [$0.meanRel + $0.standardErrorRel, $0.meanRel - $0.standardErrorRel] }
         var plot = SVGPlot(title: title, xLabel: "mask ratio", yLabel: "AvgDist / image side",
@@ -33,7 +33,7 @@ public enum Figures {
         for (i, key) in keys.enumerated() {
             let color = palette[i % palette.count]
             let first = geometry.first { seriesKey($0) == key }!
-            plot.legend(i, "\(first.type) \(first.paperPatch)", color: color)
+            plot.legend(i, "\(first.type) \(first.patchAt192)", color: color)
             for size in sizes {
                 let points = geometry.filter { seriesKey($0) == key && $0.imageSize == size }.sorted { $0.ratio < $1.ratio }
                 let svgPoints = points.map { SVGPoint(x: $0.ratio, y: $0.meanRel) }
@@ -48,7 +48,7 @@ public enum Figures {
         for (j, size) in sizes.reversed().enumerated() {
             plot.legendNote(keys.count + j, size == protocolSize ? "solid: \(size) px (protocol)" : "dashed: \(size) px")
         }
-        plot.legendNote(keys.count + sizes.count, "patch: the paper's px")
+        plot.legendNote(keys.count + sizes.count, "patch: px at 192, same grid")
         plot.legendNote(keys.count + sizes.count + 1, "bars: ±1 s.e. over masks")
         return plot.svg()
     }

@@ -85,8 +85,9 @@ public struct MaskGeometryPoint: Equatable, Sendable {
     public var type: String
     /// Masked patch size in pixels at `imageSize`.
     public var patch: Int
-    /// The paper's masked patch size for the same mask grid (`patch` × 192 / imageSize).
-    public var paperPatch: Int
+    /// The masked patch at 192 px on the same mask grid (`patch` × 192 / imageSize): the
+    /// paper's size where the protocol's grids are the paper's (48 px).
+    public var patchAt192: Int
     public var ratio: Double
     public var imageSize: Int
     public var achievedRatio: Double
@@ -94,9 +95,9 @@ public struct MaskGeometryPoint: Equatable, Sendable {
     public var standardError: Double
     public var samples: Int
 
-    public init(type: String, patch: Int, paperPatch: Int, ratio: Double, imageSize: Int, achievedRatio: Double,
+    public init(type: String, patch: Int, patchAt192: Int, ratio: Double, imageSize: Int, achievedRatio: Double,
                 mean: Double, standardError: Double, samples: Int) {
-        self.type = type; self.patch = patch; self.paperPatch = paperPatch; self.ratio = ratio; self.imageSize = imageSize
+        self.type = type; self.patch = patch; self.patchAt192 = patchAt192; self.ratio = ratio; self.imageSize = imageSize
         self.achievedRatio = achievedRatio; self.mean = mean; self.standardError = standardError; self.samples = samples
     }
 

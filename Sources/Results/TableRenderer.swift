@@ -74,6 +74,24 @@ public enum TableRenderer {
             body.append(cells.map(QueryValue.text))
         }
 
+        var out = preamble(layout: layout, metric: metric, match: match, paper: paper, context: context,
+                           reference: reference, showAchieved: showAchieved, flagged: flagged)
+        out += "\n" + QueryTable(columns: header, rows: body).render(.markdown) + "\n"
+        let count = { (s: Set<RunStatus>) in runs.filter { s.contains($0.status) }.count }
+        out += "runs: \(count([.done])) done, \(count([.failed])) failed, \(count([.pending, .running])) pending/running of \(runs.count)\n"
+        if !context.maskGeometry.isEmpty { out += geometryTable(context.maskGeometry) }
+        if let paper, let key = layout.paperKey {
+            let claims = paper.claims(for: key)
+            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: claimCells), metric: metric,
+                                        extraLines: ClaimVerdicts.renderGeometry(claims, geometry: context.maskGeometry))
+        }
+        return out
+    }
+
+    /// What the table is: the protocol, how to read its cells, where the paper's numbers come
+    /// from, and one line per axis mapped onto the paper's with the reason.
+    static func preamble(layout: TableLayout, metric: String, match: PaperMatch?, paper: PaperNumbers?,
+                         context: TableContext, reference: [String?]?, showAchieved: Bool, flagged: Bool) -> String {
         var out = "# \(layout.title)\n\n"
         if !context.protocolLines.isEmpty { out += context.protocolLines.map { "- " + $0 }.joined(separator: "\n") + "\n\n" }
         out += "\(metric): mean ± sample std over done runs (n = runs pooled, i.e. seeds); \(empty) = none done yet."
@@ -97,15 +115,6 @@ public enum TableRenderer {
             return "- \(axis) " + pairs.joined(separator: ", ") + (layout.paperWhy[axis].map { ": " + $0 } ?? "")
         }
         if !mapped.isEmpty { out += "\nSettings mapped to the paper's:\n" + mapped.joined(separator: "\n") + "\n" }
-        out += "\n" + QueryTable(columns: header, rows: body).render(.markdown) + "\n"
-        let count = { (s: Set<RunStatus>) in runs.filter { s.contains($0.status) }.count }
-        out += "runs: \(count([.done])) done, \(count([.failed])) failed, \(count([.pending, .running])) pending/running of \(runs.count)\n"
-        if !context.maskGeometry.isEmpty { out += geometryTable(context.maskGeometry) }
-        if let paper, let key = layout.paperKey {
-            let claims = paper.claims(for: key)
-            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: claimCells), metric: metric,
-                                        extraLines: ClaimVerdicts.renderGeometry(claims, geometry: context.maskGeometry))
-        }
         return out
     }
 
@@ -172,9 +181,9 @@ public enum TableRenderer {
         var rows: [[QueryValue]] = []
         let settings = geometry.filter { $0.imageSize == small }
         for p in settings {
-            var cells = [p.type, "\(p.patch)", "\(p.paperPatch)", SweepText.ratio(p.ratio), String(format: "%.3f", p.achievedRatio)]
+            var cells = [p.type, "\(p.patch)", "\(p.patchAt192)", RatioText.shortest(p.ratio), String(format: "%.3f", p.achievedRatio)]
             for size in sizes {
-                guard let q = geometry.first(where: { $0.imageSize == size && $0.type == p.type && $0.paperPatch == p.paperPatch && $0.ratio == p.ratio }) else {
+                guard let q = geometry.first(where: { $0.imageSize == size && $0.type == p.type && $0.patchAt192 == p.patchAt192 && $0.ratio == p.ratio }) else {
                     cells += [empty, empty]; continue
                 }
                 cells.append(String(format: "%.2f ± %.3f", q.mean, q.standardError))
@@ -182,7 +191,7 @@ public enum TableRenderer {
             }
             rows.append(cells.map(QueryValue.text))
         }
-        var header = ["mask.type", "mask.patch", "paper patch", "mask.ratio", "ratio achieved"]
+        var header = ["mask.type", "mask.patch", "patch at 192", "mask.ratio", "ratio achieved"]
         for size in sizes { header += ["AvgDist px at \(size)", "rel at \(size)"] }
         let samples = geometry.map(\.samples).min() ?? 0
         return "\nFigure 3(a) from the mask generators alone (no training): AvgDist of every mask setting above, mean ± standard error over \(samples)+ sampled masks (seeded), at the protocol's size and at 192 px with the masked patch scaled to the same mask grid; the paper's sweet spot is 10–20 px at 192 (0.052–0.104 relative).\n\n"
@@ -328,9 +337,9 @@ struct PaperMatch {
     }
 }
 
-enum SweepText {
+enum RatioText {
     /// A ratio as the specs write it: "0.6", "0.11".
-    static func ratio(_ r: Double) -> String {
+    static func shortest(_ r: Double) -> String {
         var s = String(format: "%.4f", r)
         while s.hasSuffix("0") { s.removeLast() }
         if s.hasSuffix(".") { s.removeLast() }

@@ -73,7 +73,7 @@ public enum TableInputs {
                 let stats = try AvgDist.estimate(s, samples: maskSamples, rng: &rng)
                 guard stats.defined > 0 else { continue }
                 out.append(MaskGeometryPoint(
-                    type: s.type.rawValue, patch: s.maskedPatchSize, paperPatch: m.maskedPatchSize * paperImageSize / m.imageSize,
+                    type: s.type.rawValue, patch: s.maskedPatchSize, patchAt192: m.maskedPatchSize * paperImageSize / m.imageSize,
                     ratio: s.maskRatio, imageSize: size, achievedRatio: stats.actualRatio, mean: stats.mean,
                     standardError: stats.std / Double(stats.defined).squareRoot(), samples: stats.defined))
             }

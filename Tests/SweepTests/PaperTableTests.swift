@@ -86,7 +86,7 @@ final class PaperTableTests: XCTestCase {
         let spec = try SweepSpec.parse(yaml: yaml, path: "geometry.yaml")
         let a = try TableInputs.maskGeometry(spec)
         XCTAssertEqual(a, try TableInputs.maskGeometry(spec), "seeded")
-        XCTAssertEqual(a.map { "\($0.type) \($0.patch) \($0.paperPatch) \($0.ratio) \($0.imageSize)" }, [
+        XCTAssertEqual(a.map { "\($0.type) \($0.patch) \($0.patchAt192) \($0.ratio) \($0.imageSize)" }, [
             "random 8 32 0.4 48", "random 32 32 0.4 192", "random 8 32 0.6 48", "random 32 32 0.6 192",
             "square 8 32 0.25 48", "square 32 32 0.25 192"])
         let default192 = try XCTUnwrap(a.first { $0.type == "random" && $0.ratio == 0.6 && $0.imageSize == 192 })
@@ -98,6 +98,6 @@ final class PaperTableTests: XCTestCase {
         XCTAssertTrue(svg.contains("stroke-dasharray"), "192 px dashed")
         XCTAssertTrue(svg.contains(">paper's 10–20 px at 192</text>"))
         XCTAssertTrue(svg.contains(">random 32</text>"))
-        XCTAssertTrue(svg.contains(">patch: the paper's px</text>"))
+        XCTAssertTrue(svg.contains(">patch: px at 192, same grid</text>"))
     }
 }
