@@ -4,13 +4,53 @@ import Foundation
 /// function of the input only (fixed "%.2f" coordinates, sorted series), so regenerated
 /// figures diff cleanly.
 public enum Figures {
-    /// Draws a figure by its `TableLayout.figures` name; nil for an unknown name.
-    public static func render(kind: String, runs: [TableRun]) -> String? {
+    /// Draws a figure by its `TableLayout.figures` name; nil for an unknown name. Figure 3(a)
+    /// comes from the context's sampled masks when it has them, else from the runs.
+    public static func render(kind: String, runs: [TableRun], context: TableContext = TableContext()) -> String? {
         switch kind {
-        case "avgdist-vs-ratio": return avgDistVsRatio(runs: runs)
+        case "avgdist-vs-ratio":
+            return context.maskGeometry.isEmpty ? avgDistVsRatio(runs: runs) : avgDistVsRatio(geometry: context.maskGeometry)
         case "top1-vs-avgdist": return top1VsAvgDist(runs: runs)
         default: return nil
         }
+    }
+
+    /// Figure 3(a) from the mask generators alone: relative AvgDist (AvgDist / image side)
+    /// against mask ratio, one colour per type and masked patch (named by its size at 192 px on
+    /// the same mask grid: the paper's size on the 48-px protocol), solid at the protocol's image size, dashed at 192 px; bars are
+    /// ±1 standard error over the sampled masks; the paper's 10–20 px band is shaded.
+    public static func avgDistVsRatio(geometry: [MaskGeometryPoint]) -> String {
+        let title = "AvgDist vs mask ratio, from the mask generators (SimMIM Figure 3a)"
+        guard !geometry.isEmpty else { return emptyFigure(title) }
+        let sizes = Set(geometry.map(\.imageSize)).sorted(by: >)   // 192 last in the legend
+        let protocolSize = sizes.last!
+        func seriesKey(_ p: MaskGeometryPoint) -> String { "\(p.type) \(p.patchAt192)" }
+        let keys = Set(geometry.map(seriesKey)).sorted(by: seriesOrder)
+        let ys = geometry.flatMap { [$0.meanRel + $0.standardErrorRel, $0.meanRel - $0.standardErrorRel] }
+        var plot = SVGPlot(title: title, xLabel: "mask ratio", yLabel: "AvgDist / image side",
+                           xTicks: ticks(0, 1), yTicks: ticks(0, max(ys.max()!, ClaimVerdicts.ridgeBand.high)))
+        plot.horizontalBand(ClaimVerdicts.ridgeBand.low, ClaimVerdicts.ridgeBand.high, label: "paper's 10–20 px at 192")
+        for (i, key) in keys.enumerated() {
+            let color = palette[i % palette.count]
+            let first = geometry.first { seriesKey($0) == key }!
+            plot.legend(i, "\(first.type) \(first.patchAt192)", color: color)
+            for size in sizes {
+                let points = geometry.filter { seriesKey($0) == key && $0.imageSize == size }.sorted { $0.ratio < $1.ratio }
+                let svgPoints = points.map { SVGPoint(x: $0.ratio, y: $0.meanRel) }
+                plot.polyline(svgPoints, color: color, dashed: size != protocolSize)
+                for p in points {
+                    let at = SVGPoint(x: p.ratio, y: p.meanRel)
+                    plot.errorBar(at, low: p.meanRel - p.standardErrorRel, high: p.meanRel + p.standardErrorRel, color: color)
+                    plot.marker(at, color: color, radius: size == protocolSize ? 3.5 : 2)
+                }
+            }
+        }
+        for (j, size) in sizes.reversed().enumerated() {
+            plot.legendNote(keys.count + j, size == protocolSize ? "solid: \(size) px (protocol)" : "dashed: \(size) px")
+        }
+        plot.legendNote(keys.count + sizes.count, "patch: px at 192, same grid")
+        plot.legendNote(keys.count + sizes.count + 1, "bars: ±1 s.e. over masks")
+        return plot.svg()
     }
 
     /// Figure 3(a): AvgDist (px) against mask ratio, one line per masked patch size (per
@@ -42,8 +82,9 @@ public enum Figures {
     }
 
     /// Figure 3(b): fine-tuning top-1 against AvgDist (relative to the image side when every
-    /// run has it, else pixels), one point per configuration (runs pooled over seeds) with a
-    /// ±1 std bar when there are several, labelled by masked patch size and ratio.
+    /// run has it, else pixels), one point per configuration (runs pooled over seeds) with
+    /// the 95% interval of its mean (Student t) when there are several seeds, labelled by
+    /// masked patch size and ratio; on the relative axis the paper's 10–20 px band is shaded.
     public static func top1VsAvgDist(runs: [TableRun]) -> String {
         let done = runs.filter { $0.status == .done && $0.results["finetune.top1"]?.isFinite == true }
         let relative = !done.isEmpty && done.allSatisfy { $0.results["avgdist_rel"]?.isFinite == true }
@@ -62,16 +103,23 @@ public enum Figures {
                   x: SampleStats(rs.compactMap { $0.results[xMetric] }).mean!,
                   y: SampleStats(rs.compactMap { $0.results["finetune.top1"] }))
         }.sorted { ($0.x, $0.label, $0.key) < ($1.x, $1.label, $1.key) }
-        let lows = entries.map { $0.y.mean! - ($0.y.std ?? 0) }, highs = entries.map { $0.y.mean! + ($0.y.std ?? 0) }
+        let halfWidths = entries.map { e -> Double in
+            guard let std = e.y.std, e.y.n > 1 else { return 0 }
+            return StudentT.quantile(0.975, df: Double(e.y.n - 1)) * std / Double(e.y.n).squareRoot()
+        }
+        let lows = zip(entries, halfWidths).map { $0.y.mean! - $1 }, highs = zip(entries, halfWidths).map { $0.y.mean! + $1 }
         let xs = entries.map(\.x)
+        let xHigh = relative ? max(xs.max()!, ClaimVerdicts.ridgeBand.high) : xs.max()!
         var plot = SVGPlot(title: title, xLabel: relative ? "AvgDist / image side" : "AvgDist (px)", yLabel: "fine-tuning top-1 (%)",
-                        xTicks: ticks(min(0, xs.min()!), xs.max()!), yTicks: ticks(lows.min()!, highs.max()!))
+                        xTicks: ticks(min(0, xs.min()!), xHigh), yTicks: ticks(lows.min()!, highs.max()!))
+        if relative { plot.verticalBand(ClaimVerdicts.ridgeBand.low, ClaimVerdicts.ridgeBand.high, label: "paper's 10–20 px at 192") }
         let names = Set(entries.map(\.series)).sorted(by: seriesOrder)
         for (i, name) in names.enumerated() { plot.legend(i, name, color: palette[i % palette.count]) }
-        for e in entries {
+        plot.legendNote(names.count, "bars: 95% CI of the mean")
+        for (e, half) in zip(entries, halfWidths) {
             let color = palette[(names.firstIndex(of: e.series) ?? 0) % palette.count]
             let p = SVGPoint(x: e.x, y: e.y.mean!)
-            if let std = e.y.std { plot.errorBar(p, std, color: color) }
+            if half > 0 { plot.errorBar(p, low: p.y - half, high: p.y + half, color: color) }
             plot.marker(p, color: color)
             plot.label(p, e.label)
         }
@@ -148,17 +196,38 @@ public struct SVGPlot {
         return SVGPlot.bottom - (y - a) / (b - a) * (SVGPlot.bottom - SVGPlot.top)
     }
 
-    mutating func polyline(_ points: [SVGPoint], color: String) {
+    mutating func polyline(_ points: [SVGPoint], color: String, dashed: Bool = false) {
         let coords = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-        body.append("<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" points=\"\(coords)\"/>")
+        let dash = dashed ? " stroke-dasharray=\"5,3\"" : ""
+        body.append("<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\"\(dash) points=\"\(coords)\"/>")
     }
 
-    mutating func marker(_ p: SVGPoint, color: String) {
-        body.append("<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(color)\"/>")
+    mutating func marker(_ p: SVGPoint, color: String, radius: Double = 3.5) {
+        body.append("<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"\(radius)\" fill=\"\(color)\"/>")
+    }
+
+    /// A shaded band across the plot between two x values (clipped to the plot area).
+    mutating func verticalBand(_ x0: Double, _ x1: Double, label: String) {
+        let a = Swift.max(SVGPlot.left, Swift.min(px(x0), SVGPlot.right)), b = Swift.max(SVGPlot.left, Swift.min(px(x1), SVGPlot.right))
+        guard b > a else { return }
+        body.insert("<rect x=\"\(f(a))\" y=\"\(f(SVGPlot.top))\" width=\"\(f(b - a))\" height=\"\(f(SVGPlot.bottom - SVGPlot.top))\" fill=\"#dddddd\" fill-opacity=\"0.6\"/>", at: 0)
+        body.insert("<text x=\"\(f((a + b) / 2))\" y=\"\(f(SVGPlot.top + 12))\" text-anchor=\"middle\" font-size=\"10\">\(SVGPlot.escape(label))</text>", at: 1)
+    }
+
+    /// A shaded band across the plot between two y values (clipped to the plot area).
+    mutating func horizontalBand(_ y0: Double, _ y1: Double, label: String) {
+        let a = Swift.max(SVGPlot.top, Swift.min(py(y1), SVGPlot.bottom)), b = Swift.max(SVGPlot.top, Swift.min(py(y0), SVGPlot.bottom))
+        guard b > a else { return }
+        body.insert("<rect x=\"\(f(SVGPlot.left))\" y=\"\(f(a))\" width=\"\(f(SVGPlot.right - SVGPlot.left))\" height=\"\(f(b - a))\" fill=\"#dddddd\" fill-opacity=\"0.6\"/>", at: 0)
+        body.insert("<text x=\"\(f(SVGPlot.right - 6))\" y=\"\(f(a + 12))\" text-anchor=\"end\" font-size=\"10\">\(SVGPlot.escape(label))</text>", at: 1)
     }
 
     mutating func errorBar(_ p: SVGPoint, _ std: Double, color: String) {
-        let x = f(px(p.x)), lo = py(p.y - std), hi = py(p.y + std)
+        errorBar(p, low: p.y - std, high: p.y + std, color: color)
+    }
+
+    mutating func errorBar(_ p: SVGPoint, low: Double, high: Double, color: String) {
+        let x = f(px(p.x)), lo = py(low), hi = py(high)
         body.append("<line x1=\"\(x)\" y1=\"\(f(lo))\" x2=\"\(x)\" y2=\"\(f(hi))\" stroke=\"\(color)\" stroke-width=\"1\"/>")
         for y in [lo, hi] {
             body.append("<line x1=\"\(f(px(p.x) - 3))\" y1=\"\(f(y))\" x2=\"\(f(px(p.x) + 3))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"1\"/>")
@@ -173,6 +242,12 @@ public struct SVGPlot {
         let y = SVGPlot.top + 10 + Double(index) * 18
         body.append("<line x1=\"\(f(SVGPlot.right + 20))\" y1=\"\(f(y))\" x2=\"\(f(SVGPlot.right + 40))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"2\"/>")
         body.append("<text x=\"\(f(SVGPlot.right + 46))\" y=\"\(f(y + 4))\">\(SVGPlot.escape(text))</text>")
+    }
+
+    /// A legend line with no colour swatch.
+    mutating func legendNote(_ index: Int, _ text: String) {
+        let y = SVGPlot.top + 10 + Double(index) * 18
+        body.append("<text x=\"\(f(SVGPlot.right + 20))\" y=\"\(f(y + 4))\" font-size=\"10\">\(SVGPlot.escape(text))</text>")
     }
 
     mutating func note(_ text: String) {

@@ -14,6 +14,12 @@ public struct PaperNumbers: Sendable {
     /// Keys holding a list of rows, in file order.
     public let tableKeys: [String]
     let tables: [String: [[String: String]]]
+    /// Keys holding a mapping (a plotted figure, defaults, …): valid references with no rows.
+    let mappingKeys: Set<String>
+    /// `verification:`, per table key: where its numbers were read.
+    public let verification: [String: PaperVerification]
+    /// `claims:`: the paper's conclusions, in file order.
+    public let claims: [PaperClaim]
 
     /// Reads `<directory>/<name>.yaml`; `directory` is relative to the current directory
     /// unless absolute.
@@ -35,12 +41,44 @@ public struct PaperNumbers: Sendable {
         }
         var keys: [String] = []
         var tables: [String: [[String: String]]] = [:]
+        var mappingKeys: Set<String> = []
+        var verification: [String: PaperVerification] = [:]
+        var claims: [PaperClaim] = []
         for (k, v) in mapping {
-            guard let key = k.scalar?.string, let list = v.sequence else { continue }
+            guard let key = k.scalar?.string else { continue }
+            if key == "claims", let list = v.sequence {
+                claims = list.compactMap { $0.mapping.map(PaperNumbers.row) }.compactMap { row in
+                    row["id"].map { PaperClaim(id: $0, table: row["table"], text: row["text"] ?? "") }
+                }
+                continue
+            }
+            if key == "verification", let m = v.mapping {
+                for (tk, tv) in m {
+                    guard let table = tk.scalar?.string, let fields = tv.mapping.map(PaperNumbers.row) else { continue }
+                    verification[table] = PaperVerification(status: fields["verified"] ?? "unknown",
+                                                            why: fields["why"] ?? fields["note"])
+                }
+                continue
+            }
+            if v.mapping != nil { mappingKeys.insert(key); continue }
+            guard let list = v.sequence else { continue }
             keys.append(key)
             tables[key] = list.compactMap { $0.mapping.map(PaperNumbers.row) }
         }
-        self.name = name; self.tableKeys = keys; self.tables = tables
+        self.name = name; self.tableKeys = keys; self.tables = tables; self.mappingKeys = mappingKeys
+        self.verification = verification; self.claims = claims
+    }
+
+    /// The claims a table key tests (`claims:` entries whose `table` is that key).
+    public func claims(for key: String) -> [PaperClaim] { claims.filter { $0.table == key } }
+
+    /// Whether a paper number was read in the paper or a faithful summary of it: not when its
+    /// row says `verified: false`, nor when its table's `verification:` entry is missing,
+    /// false or partial. A summary that reproduces the table counts as read.
+    public func isRead(table key: String, row: [String: String]) -> Bool {
+        if let v = row["verified"], PaperVerification.unread.contains(v.lowercased()) { return false }
+        guard let status = verification[key]?.status.lowercased() else { return false }
+        return !PaperVerification.unread.contains(status)
     }
 
     /// A paper table reference "<file>.<key>" (TableLayout.paper), loaded from `directory`.
@@ -56,6 +94,7 @@ public struct PaperNumbers: Sendable {
 
     /// The rows of a table key; scalar fields only, nulls left out.
     public func rows(_ key: String) throws -> [[String: String]] {
+        if mappingKeys.contains(key) { return [] }
         guard let rows = tables[key] else {
             throw ResultsError("paper \(name): no table '\(key)' (tables: \(tableKeys.joined(separator: ", ")))")
         }
@@ -70,4 +109,23 @@ public struct PaperNumbers: Sendable {
         }
         return out
     }
+}
+
+/// One `verification:` entry: how a paper table's numbers were read ("true", "summary",
+/// "partial", "false") and why.
+public struct PaperVerification: Equatable, Sendable {
+    public let status: String
+    public let why: String?
+    /// Statuses under which a number is not taken as read in the paper.
+    static let unread: Set<String> = ["false", "partial", "unknown", "no"]
+}
+
+/// One of a paper's conclusions (`claims:`), tested by a table's verdict lines.
+public struct PaperClaim: Equatable, Sendable {
+    public let id: String
+    /// The paper table key it rests on (e.g. "table3_resolution").
+    public let table: String?
+    public let text: String
+
+    public init(id: String, table: String?, text: String) { self.id = id; self.table = table; self.text = text }
 }

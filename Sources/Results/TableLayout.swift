@@ -20,6 +20,8 @@ public struct TableLayout: Codable, Equatable, Sendable {
     /// Axis → (our value → the paper's value) where the tiny protocol's geometry maps onto
     /// the paper's (e.g. mask.patch 8 on 32 px ↔ 32 on 192 px).
     public var paperValues: [String: [String: String]]
+    /// Axis → why its values map onto the paper's as `paperValues` says (one header line each).
+    public var paperWhy: [String: String]
     /// Show AvgDist (pixels and relative) beside each row.
     public var avgdist: Bool
     /// Figures to draw from the same runs: "avgdist-vs-ratio" (Figure 3a), "top1-vs-avgdist" (Figure 3b).
@@ -27,10 +29,16 @@ public struct TableLayout: Codable, Equatable, Sendable {
 
     public init(name: String, title: String, paper: String? = nil, rows: [String], columns: [String] = [],
                 metrics: [String] = ["finetune.top1"], paperKeys: [String: String] = [:],
-                paperValues: [String: [String: String]] = [:], avgdist: Bool = false, figures: [String] = []) {
+                paperValues: [String: [String: String]] = [:], paperWhy: [String: String] = [:],
+                avgdist: Bool = false, figures: [String] = []) {
         self.name = name; self.title = title; self.paper = paper; self.rows = rows; self.columns = columns
-        self.metrics = metrics; self.paperKeys = paperKeys; self.paperValues = paperValues
+        self.metrics = metrics; self.paperKeys = paperKeys; self.paperValues = paperValues; self.paperWhy = paperWhy
         self.avgdist = avgdist; self.figures = figures
+    }
+
+    /// The paper table key of `paper` ("table1_masking" of "simmim.table1_masking").
+    public var paperKey: String? {
+        paper.map { p in p.firstIndex(of: ".").map { String(p[p.index(after: $0)...]) } ?? p }
     }
 
     public static let figureKinds = ["avgdist-vs-ratio", "top1-vs-avgdist"]
@@ -44,8 +52,55 @@ public struct TableRun: Sendable {
     public var status: RunStatus
     /// Final results (empty unless done).
     public var results: [String: Double]
+    /// The fraction of the image its masks actually hide (mean over masks), where the mask
+    /// generator's rounding makes it differ from `mask.ratio`; nil when not computed.
+    public var achievedRatio: Double?
 
-    public init(id: String, axes: [String: String], status: RunStatus, results: [String: Double]) {
-        self.id = id; self.axes = axes; self.status = status; self.results = results
+    public init(id: String, axes: [String: String], status: RunStatus, results: [String: Double],
+                achievedRatio: Double? = nil) {
+        self.id = id; self.axes = axes; self.status = status; self.results = results; self.achievedRatio = achievedRatio
     }
+}
+
+/// What a table needs beyond its runs, computed by the caller from the spec (the Results
+/// module knows no configs or mask generators).
+public struct TableContext: Sendable {
+    /// Lines under the title: the protocol the runs used, its budget against the paper's, and
+    /// what its recipe leaves out.
+    public var protocolLines: [String]
+    /// The reference row: the spec's base config's value of each row axis. Every other row
+    /// is compared with it, paired by seed.
+    public var reference: [String: String]
+    /// Figure 3(a) from the mask generators (no runs): one point per type × masked patch ×
+    /// ratio × image size.
+    public var maskGeometry: [MaskGeometryPoint]
+
+    public init(protocolLines: [String] = [], reference: [String: String] = [:], maskGeometry: [MaskGeometryPoint] = []) {
+        self.protocolLines = protocolLines; self.reference = reference; self.maskGeometry = maskGeometry
+    }
+}
+
+/// AvgDist of one mask setting measured on sampled masks: mean and standard error over masks.
+public struct MaskGeometryPoint: Equatable, Sendable {
+    public var type: String
+    /// Masked patch size in pixels at `imageSize`.
+    public var patch: Int
+    /// The masked patch at 192 px on the same mask grid (`patch` × 192 / imageSize): the
+    /// paper's size where the protocol's grids are the paper's (48 px).
+    public var patchAt192: Int
+    public var ratio: Double
+    public var imageSize: Int
+    public var achievedRatio: Double
+    public var mean: Double
+    public var standardError: Double
+    public var samples: Int
+
+    public init(type: String, patch: Int, patchAt192: Int, ratio: Double, imageSize: Int, achievedRatio: Double,
+                mean: Double, standardError: Double, samples: Int) {
+        self.type = type; self.patch = patch; self.patchAt192 = patchAt192; self.ratio = ratio; self.imageSize = imageSize
+        self.achievedRatio = achievedRatio; self.mean = mean; self.standardError = standardError; self.samples = samples
+    }
+
+    public var meanRel: Double { mean / Double(imageSize) }
+    public var standardErrorRel: Double { standardError / Double(imageSize) }
 }

@@ -13,18 +13,23 @@ public enum TableRenderer {
     /// A cell with no done run.
     public static let empty = "—"
 
-    public static func render(layout: TableLayout, runs: [TableRun], paper: PaperNumbers?) -> String {
+    public static func render(layout: TableLayout, runs: [TableRun], paper: PaperNumbers?,
+                              context: TableContext = TableContext()) -> String {
         let metric = layout.metrics.first ?? "finetune.top1"
         let rowKeys = distinct(runs, layout.rows)
         let colKeys = layout.columns.isEmpty ? [[]] : distinct(runs, layout.columns)
         let pivoted = !layout.columns.isEmpty
         let match = PaperMatch(layout: layout, paper: paper)
+        let reference = referenceRow(layout: layout, rowKeys: rowKeys, context: context)
+        let showAchieved = layout.rows.contains("mask.ratio") && runs.contains { $0.achievedRatio != nil }
 
         var header = layout.rows
+        if showAchieved { header.append("ratio achieved") }
         for col in colKeys {
             let label = pivoted ? columnLabel(layout.columns, col) : ""
             header.append(pivoted ? label : metric)
             if let match { header.append(match.header(columns: layout.columns, values: col)) }
+            if reference != nil { header.append("Δ vs ref" + (pivoted ? " " + label : "")) }
             if layout.avgdist {
                 header.append("AvgDist px" + (pivoted ? " " + label : ""))
                 header.append("AvgDist rel" + (pivoted ? " " + label : ""))
@@ -33,41 +38,164 @@ public enum TableRenderer {
         }
 
         var body: [[QueryValue]] = []
+        var claimCells: [ClaimVerdicts.Cell] = []
+        var flagged = false
         for row in rowKeys {
             var cells = row.map { $0 ?? absentValue }
+            let inRow = runs.filter { values($0, layout.rows) == row }
+            if showAchieved { cells.append(achievedText(inRow, nominal: row[layout.rows.firstIndex(of: "mask.ratio")!])) }
             for col in colKeys {
-                let inCell = runs.filter { $0.status == .done && values($0, layout.rows) == row && values($0, layout.columns) == col }
+                let inCellAny = inRow.filter { values($0, layout.columns) == col }
+                let inCell = inCellAny.filter { $0.status == .done }
                 cells.append(cell(inCell, metric))
+                let settings = match?.settings(layout: layout, row: row, column: col, cell: inCellAny, all: runs) ?? [:]
                 if let match {
-                    let inCellAny = runs.filter { values($0, layout.rows) == row && values($0, layout.columns) == col }
-                    cells.append(match.value(metric: metric, settings: match.settings(layout: layout, row: row, column: col,
-                                                                                       cell: inCellAny, all: runs)))
+                    let found = match.lookup(metric: metric, settings: settings)
+                    flagged = flagged || !found.read
+                    cells.append(found.read ? found.text : found.text + " †")
+                }
+                let seeds = seedValues(inCell, metric)
+                if let reference {
+                    if row == reference { cells.append("ref") } else {
+                        let refRuns = runs.filter { $0.status == .done && values($0, layout.rows) == reference && values($0, layout.columns) == col }
+                        let d = PairedDifference(seeds, seedValues(refRuns, metric))
+                        cells.append(d.n == 0 ? empty : "\(d.text()) (\(d.n))")
+                    }
                 }
                 if layout.avgdist {
                     cells.append(meanCell(inCell, "avgdist"))
                     cells.append(meanCell(inCell, "avgdist_rel"))
                 }
                 for m in layout.metrics.dropFirst() { cells.append(cell(inCell, m)) }
+                claimCells.append(claimCell(layout: layout, row: row, column: col, pivoted: pivoted, match: match,
+                                            settings: settings, seeds: seeds, done: inCell, any: inCellAny,
+                                            geometry: context.maskGeometry, isReference: row == reference))
             }
             body.append(cells.map(QueryValue.text))
         }
 
+        var out = preamble(layout: layout, metric: metric, match: match, paper: paper, context: context,
+                           reference: reference, showAchieved: showAchieved, flagged: flagged)
+        out += "\n" + QueryTable(columns: header, rows: body).render(.markdown) + "\n"
+        let count = { (s: Set<RunStatus>) in runs.filter { s.contains($0.status) }.count }
+        out += "runs: \(count([.done])) done, \(count([.failed])) failed, \(count([.pending, .running])) pending/running of \(runs.count)\n"
+        if !context.maskGeometry.isEmpty { out += geometryTable(context.maskGeometry) }
+        if let paper, let key = layout.paperKey {
+            let claims = paper.claims(for: key)
+            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: claimCells), metric: metric,
+                                        extraLines: ClaimVerdicts.renderGeometry(claims, geometry: context.maskGeometry))
+        }
+        return out
+    }
+
+    /// What the table is: the protocol, how to read its cells, where the paper's numbers come
+    /// from, and one line per axis mapped onto the paper's with the reason.
+    static func preamble(layout: TableLayout, metric: String, match: PaperMatch?, paper: PaperNumbers?,
+                         context: TableContext, reference: [String?]?, showAchieved: Bool, flagged: Bool) -> String {
         var out = "# \(layout.title)\n\n"
+        if !context.protocolLines.isEmpty { out += context.protocolLines.map { "- " + $0 }.joined(separator: "\n") + "\n\n" }
         out += "\(metric): mean ± sample std over done runs (n = runs pooled, i.e. seeds); \(empty) = none done yet."
+        if let reference {
+            out += " Δ vs ref: against the reference row (\(reference.map { $0 ?? absentValue }.joined(separator: " / ")), the protocol's default), paired by seed: mean difference [95% interval, Student t] (n seeds in both)."
+        }
+        if showAchieved {
+            out += " Ratio achieved: the fraction of the image the masks hide (ceil(ratio × N) of N mask patches, a k×k square, block-wise masks ending short), where it differs from mask.ratio; = where it does not."
+        }
         if let match {
-            out += " Paper column: \(match.reference), reported at the paper's scale (ImageNet-1K, full-size models): compare trends, not values; \(PaperNumbers.notReported) = not reported."
+            out += "\nPaper column: \(match.reference), reported at the paper's scale (ImageNet-1K, full-size models): compare trends, not values; \(PaperNumbers.notReported) = the paper has no number for this setting."
+            if let key = layout.paperKey, let v = paper?.verification[key] {
+                out += " Read as: \(v.status)\(v.why.map { " (\($0))" } ?? "")."
+            }
+            if flagged { out += " † = not read in the paper or a faithful summary of it (verification: says so)." }
         }
         out += "\n"
         let mapped = layout.paperValues.keys.sorted().compactMap { axis -> String? in
             guard let map = layout.paperValues[axis], !map.isEmpty, match != nil else { return nil }
             let pairs = map.keys.sorted(by: { less($0, $1) }).map { "\($0) → \(map[$0]!)" }
-            return "\(axis) " + pairs.joined(separator: ", ")
+            return "- \(axis) " + pairs.joined(separator: ", ") + (layout.paperWhy[axis].map { ": " + $0 } ?? "")
         }
-        if !mapped.isEmpty { out += "Settings mapped to the paper's: " + mapped.joined(separator: "; ") + ".\n" }
-        out += "\n" + QueryTable(columns: header, rows: body).render(.markdown) + "\n"
-        let count = { (s: Set<RunStatus>) in runs.filter { s.contains($0.status) }.count }
-        out += "runs: \(count([.done])) done, \(count([.failed])) failed, \(count([.pending, .running])) pending/running of \(runs.count)\n"
+        if !mapped.isEmpty { out += "\nSettings mapped to the paper's:\n" + mapped.joined(separator: "\n") + "\n" }
         return out
+    }
+
+    /// The row of the spec's base config, when the table has it.
+    static func referenceRow(layout: TableLayout, rowKeys: [[String?]], context: TableContext) -> [String?]? {
+        guard !context.reference.isEmpty, layout.rows.allSatisfy({ context.reference[$0] != nil }) else { return nil }
+        let want = layout.rows.map { context.reference[$0] }
+        return rowKeys.first { row in zip(row, want).allSatisfy { same($0, $1) } }
+    }
+
+    /// Seed → the metric, averaged over a cell's runs of that seed (runs without a seed axis
+    /// cannot be paired and are left out).
+    static func seedValues(_ runs: [TableRun], _ metric: String) -> [String: Double] {
+        var bySeed: [String: [Double]] = [:]
+        for r in runs {
+            guard let seed = r.axes["seed"], let v = r.results[metric], v.isFinite else { continue }
+            bySeed[seed, default: []].append(v)
+        }
+        return bySeed.mapValues { $0.reduce(0, +) / Double($0.count) }
+    }
+
+    static func achievedText(_ runs: [TableRun], nominal: String?) -> String {
+        guard let a = runs.compactMap(\.achievedRatio).first else { return empty }
+        let text = String(format: "%.3f", a)
+        if let n = nominal.flatMap(NumberText.parse), abs(n - a) < 0.0005 { return "=" }
+        return text
+    }
+
+    static func claimCell(layout: TableLayout, row: [String?], column: [String?], pivoted: Bool, match: PaperMatch?,
+                          settings: [String: String?], seeds: [String: Double], done: [TableRun], any: [TableRun],
+                          geometry: [MaskGeometryPoint], isReference: Bool) -> ClaimVerdicts.Cell {
+        var paperSettings: [String: String] = [:]
+        if let match {
+            for (axis, field) in match.keys {
+                if case .some(.some(let ours)) = settings[axis], let v = match.mapped(axis, ours) { paperSettings[field] = v }
+            }
+        }
+        var axes: [String: String] = [:]
+        for (axis, value) in settings { if let value { axes[axis] = value } }
+        for (axis, value) in zip(layout.rows + layout.columns, row + column) { if let value { axes[axis] = value } }
+        var label = row.map { $0 ?? absentValue }.joined(separator: " / ")
+        if pivoted { label += " (\(columnLabel(layout.columns, column)))" }
+        // AvgDist of the cell's mask setting: from the sampled masks when the spec draws
+        // Figure 3(a) (known before any run), else measured by its runs.
+        let avgdistRel = any.first.flatMap { geometryPoint($0, geometry)?.meanRel }
+            ?? SampleStats(done.compactMap { $0.results["avgdist_rel"] }).mean
+        return ClaimVerdicts.Cell(label: label, paper: paperSettings, axes: axes, seeds: seeds,
+                                  avgdistRel: avgdistRel, isReference: isReference)
+    }
+
+    /// The Figure 3(a) point of a run's mask setting at the run's own image size (the
+    /// smallest size drawn: the protocol's, not the 192-px cross-check).
+    static func geometryPoint(_ run: TableRun, _ geometry: [MaskGeometryPoint]) -> MaskGeometryPoint? {
+        guard let type = run.axes["mask.type"], let patch = run.axes["mask.patch"].flatMap(Int.init),
+              let ratio = run.axes["mask.ratio"].flatMap(NumberText.parse) else { return nil }
+        return geometry.filter { $0.type == type && $0.patch == patch && $0.ratio == ratio }.min { $0.imageSize < $1.imageSize }
+    }
+
+    /// Figure 3(a)'s numbers: AvgDist of every mask setting from sampled masks, at the
+    /// protocol's size and at 192 px.
+    static func geometryTable(_ geometry: [MaskGeometryPoint]) -> String {
+        let sizes = Set(geometry.map(\.imageSize)).sorted()
+        guard let small = sizes.first else { return "" }
+        var rows: [[QueryValue]] = []
+        let settings = geometry.filter { $0.imageSize == small }
+        for p in settings {
+            var cells = [p.type, "\(p.patch)", "\(p.patchAt192)", RatioText.shortest(p.ratio), String(format: "%.3f", p.achievedRatio)]
+            for size in sizes {
+                guard let q = geometry.first(where: { $0.imageSize == size && $0.type == p.type && $0.patchAt192 == p.patchAt192 && $0.ratio == p.ratio }) else {
+                    cells += [empty, empty]; continue
+                }
+                cells.append(String(format: "%.2f ± %.3f", q.mean, q.standardError))
+                cells.append(String(format: "%.4f", q.meanRel))
+            }
+            rows.append(cells.map(QueryValue.text))
+        }
+        var header = ["mask.type", "mask.patch", "patch at 192", "mask.ratio", "ratio achieved"]
+        for size in sizes { header += ["AvgDist px at \(size)", "rel at \(size)"] }
+        let samples = geometry.map(\.samples).min() ?? 0
+        return "\nFigure 3(a) from the mask generators alone (no training): AvgDist of every mask setting above, mean ± standard error over \(samples)+ sampled masks (seeded), at the protocol's size and at 192 px with the masked patch scaled to the same mask grid; the paper's sweet spot is 10–20 px at 192 (0.052–0.104 relative).\n\n"
+            + QueryTable(columns: header, rows: rows).render(.markdown) + "\n"
     }
 
     // MARK: cells
@@ -137,6 +265,8 @@ public enum TableRenderer {
 /// `layout.paperValues`, must equal the paper row's `layout.paperKeys` fields.
 struct PaperMatch {
     let reference: String
+    let tableKey: String
+    let numbers: PaperNumbers
     let keys: [(axis: String, field: String)]
     let valueMap: [String: [String: String]]
     let rows: [[String: String]]
@@ -147,7 +277,7 @@ struct PaperMatch {
         guard let paper, let reference = layout.paper, !layout.paperKeys.isEmpty else { return nil }
         let key = reference.firstIndex(of: ".").map { String(reference[reference.index(after: $0)...]) } ?? reference
         guard let rows = try? paper.rows(key) else { return nil }
-        self.reference = reference
+        self.reference = reference; self.tableKey = key; self.numbers = paper
         self.keys = layout.paperKeys.keys.sorted().map { ($0, layout.paperKeys[$0]!) }
         self.valueMap = layout.paperValues; self.rows = rows
     }
@@ -182,17 +312,18 @@ struct PaperMatch {
         return parts.isEmpty ? "paper" : "paper (\(parts.joined(separator: ", ")))"
     }
 
-    /// The paper's number for the metric: "N/A" when the matching row has none, "" when no
-    /// row matches. The first matching row in file order wins.
-    func value(metric: String, settings: [String: String?]) -> String {
+    /// The paper's number for the metric, "N/A" when no row matches (no analogue) or the
+    /// matching row has none; `read` is false when `verification:` does not mark the number
+    /// as read in the paper. The first matching row in file order wins.
+    func lookup(metric: String, settings: [String: String?]) -> (text: String, read: Bool) {
         guard let row = rows.first(where: { row in
             keys.allSatisfy { key in
                 guard let ours = settings[key.axis] else { return true }
                 return TableRenderer.same(mapped(key.axis, ours), row[key.field])
             }
-        }) else { return "" }
-        for field in PaperMatch.fields(metric) { if let v = row[field] { return v } }
-        return PaperNumbers.notReported
+        }) else { return (PaperNumbers.notReported, true) }
+        for field in PaperMatch.fields(metric) { if let v = row[field] { return (v, numbers.isRead(table: tableKey, row: row)) } }
+        return (PaperNumbers.notReported, true)
     }
 
     /// Where each paper keeps a metric: SimMIM "top1", MAE "ft"/"lin", SimMIM Table 5 "finetune_top1".
@@ -203,5 +334,15 @@ struct PaperMatch {
         case "linprobe.top1": return [own, "linear_top1", "lin"]
         default: return [own]
         }
+    }
+}
+
+enum RatioText {
+    /// A ratio as the specs write it: "0.6", "0.11".
+    static func shortest(_ r: Double) -> String {
+        var s = String(format: "%.4f", r)
+        while s.hasSuffix("0") { s.removeLast() }
+        if s.hasSuffix(".") { s.removeLast() }
+        return s
     }
 }

@@ -25,13 +25,16 @@ public struct SweepSpec {
     public var table: TableLayout?
     /// The axes the grids vary (in spec order), plus `seed` when there are several seeds.
     public var axes: [String]
+    /// The base config with `set` applied and no grid: the protocol's default run, the
+    /// reference row of the spec's table. nil when it is not a valid run by itself.
+    public var reference: PlannedRun?
 
     /// Runs one spec may ask for (before excludes).
     public static let maxRuns = 10_000
 
     public static let topLevelKeys = ["name", "description", "base", "set", "grids", "seeds", "exclude", "table"]
     public static let tableKeys = ["name", "title", "paper", "rows", "columns", "metrics", "paper_keys",
-                                   "paper_values", "avgdist", "figures"]
+                                   "paper_values", "paper_why", "avgdist", "figures"]
 
     /// Every config key a grid, `set` or `exclude` may name: `section.key` or a top-level key.
     public static let validAxes: [String] = {
@@ -129,6 +132,11 @@ public struct SweepSpec {
             }
         }
         self.runs = runs
+        reference = try? {
+            let tree = try ConfigTree(yaml: baseYAML, source: baseSource)
+            for (axis, value) in overrides { try tree.set(axis, to: value) }
+            return PlannedRun(config: try RunConfig(tree: tree))
+        }()
 
         if let t = top["table"] {
             table = try SweepSpec.table(t, defaultName: name, gridAxes: axes)
@@ -312,6 +320,12 @@ public struct SweepSpec {
                 paperValues[axis] = out
             }
         }
+        var paperWhy: [String: String] = [:]
+        if let pw = d["paper_why"] {
+            for (axis, v) in try flatten(pw, prefix: "", what: "table.paper_why") {
+                paperWhy[axis] = try scalar(v, "table.paper_why.\(axis)")
+            }
+        }
         var avgdist = false
         if let a = try scalar(d["avgdist"], "table.avgdist") {
             switch a.lowercased() {
@@ -323,7 +337,8 @@ public struct SweepSpec {
         return TableLayout(name: try scalar(d["name"], "table.name") ?? defaultName,
                            title: try scalar(d["title"], "table.title") ?? defaultName,
                            paper: paper, rows: rows, columns: columns, metrics: metrics,
-                           paperKeys: paperKeys, paperValues: paperValues, avgdist: avgdist, figures: figures)
+                           paperKeys: paperKeys, paperValues: paperValues, paperWhy: paperWhy,
+                           avgdist: avgdist, figures: figures)
     }
 
     /// The text an axis value is compared and shown by: numbers in their shortest form

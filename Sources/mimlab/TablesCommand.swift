@@ -10,8 +10,10 @@ struct TablesCommand: ParsableCommand {
         discussion: """
         For each sweep spec with a `table:` section, writes <out>/tables/<name>.md: one row per \
         setting, each cell "ours mean ± std (n seeds)" beside the paper's number (paper/*.yaml), \
-        AvgDist where the spec asks for it; and the spec's figures as <out>/figures/<name>-<kind>.svg \
-        (avgdist-vs-ratio = Figure 3a, top1-vs-avgdist = Figure 3b). Runs not done yet show \
+        the paired difference against the reference row with its 95% interval, AvgDist where the \
+        spec asks for it, and one verdict line per paper claim the table can test; and the spec's \
+        figures as <out>/figures/<name>-<kind>.svg (avgdist-vs-ratio = Figure 3a, drawn from the \
+        mask generators alone; top1-vs-avgdist = Figure 3b). Runs not done yet show \
         as "—" and are counted below the table. Nothing is run; the same database gives \
         byte-identical files.
 
@@ -54,17 +56,18 @@ struct TablesCommand: ParsableCommand {
         for sub in ["tables", "figures"] { AtomicTextFile.removeStaleTemps(in: "\(out)/\(sub)") }
         for spec in loaded {
             let layout = spec.table!
-            let runs = try tableRuns(spec, layout: layout, store: store)
+            let runs = try TableInputs.runs(spec, layout: layout, store: store)
+            let context = try TableInputs.context(spec, layout: layout)
             var paper: PaperNumbers? = nil
             if let ref = layout.paper {
                 do { paper = try PaperNumbers.load(reference: ref, directory: paperDir).numbers } catch { throw CLIError("\(spec.path): table.paper: \(error)") }
             }
-            let markdown = TableRenderer.render(layout: layout, runs: runs, paper: paper)
+            let markdown = TableRenderer.render(layout: layout, runs: runs, paper: paper, context: context)
             let tablePath = "\(out)/tables/\(layout.name).md"
             try AtomicTextFile.write(markdown, to: tablePath)
             var written = [tablePath]
             for kind in layout.figures {
-                guard let svg = Figures.render(kind: kind, runs: runs) else { continue }
+                guard let svg = Figures.render(kind: kind, runs: runs, context: context) else { continue }
                 let path = "\(out)/figures/\(layout.name)-\(kind).svg"
                 try AtomicTextFile.write(svg, to: path)
                 written.append(path)
@@ -74,22 +77,5 @@ struct TablesCommand: ParsableCommand {
         }
     }
 
-    /// The spec's runs with the axes the table and figures read, their status and results.
-    func tableRuns(_ spec: SweepSpec, layout: TableLayout, store: ResultsStore) throws -> [TableRun] {
-        let plan = try SweepPlan.make(spec, store: store)
-        let results = try store.results(ids: spec.runs.map(\.id))
-        let axes = Array(Set(layout.rows + layout.columns + ["mask.type", "mask.patch", "mask.ratio", "seed"]))
-        return plan.entries.map { e in
-            var values: [String: String] = [:]
-            for a in axes { values[a] = e.run.axisText(a) }
-            let status: RunStatus
-            switch e.state {
-            case .new, .pending: status = .pending
-            case .running, .stale: status = .running
-            case .done: status = .done
-            case .failed: status = .failed
-            }
-            return TableRun(id: e.run.id, axes: values, status: status, results: status == .done ? results[e.run.id] ?? [:] : [:])
-        }
     }
 }

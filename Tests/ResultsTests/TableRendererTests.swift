@@ -12,6 +12,8 @@ final class TableRendererTests: XCTestCase {
           - {mask_type: random, mask_patch: 32, mask_ratio: 0.60, top1: null}
           - {mask_type: random, mask_patch: 32, mask_ratio: 0.6, top1: 82.8}
           - {mask_type: square, mask_patch: 32, mask_ratio: 0.44, top1: 82.5}
+        verification:
+          table1_masking: {verified: summary}
         """
 
     static func run(_ id: String, _ type: String, _ patch: Int, _ ratio: String, seed: Int, _ status: RunStatus,
@@ -41,8 +43,11 @@ final class TableRendererTests: XCTestCase {
         XCTAssertEqual(out, """
             # Masking (tiny)
 
-            finetune.top1: mean ± sample std over done runs (n = runs pooled, i.e. seeds); — = none done yet. Paper column: simmim.table1_masking, reported at the paper's scale (ImageNet-1K, full-size models): compare trends, not values; N/A = not reported.
-            Settings mapped to the paper's: mask.patch 4 → 16, 8 → 32.
+            finetune.top1: mean ± sample std over done runs (n = runs pooled, i.e. seeds); — = none done yet.
+            Paper column: simmim.table1_masking, reported at the paper's scale (ImageNet-1K, full-size models): compare trends, not values; N/A = the paper has no number for this setting. Read as: summary.
+
+            Settings mapped to the paper's:
+            - mask.patch 4 → 16, 8 → 32
 
             | mask.patch | mask.ratio | finetune.top1  | paper |
             |------------|------------|----------------|-------|
@@ -87,7 +92,8 @@ final class TableRendererTests: XCTestCase {
             paperValues: ["mask.patch": ["8": "32"], "mask.ratio": ["0.5": "0.6"]], avgdist: true)
         let out = TableRenderer.render(layout: layout, runs: runs, paper: try PaperNumbers(name: "simmim", yaml: Self.paperYAML))
         let lines = out.split(separator: "\n")
-        XCTAssertTrue(lines.contains("Settings mapped to the paper's: mask.patch 8 → 32; mask.ratio 0.5 → 0.6."), out)
+        XCTAssertTrue(lines.contains("- mask.patch 8 → 32"), out)
+        XCTAssertTrue(lines.contains("- mask.ratio 0.5 → 0.6"), out)
         guard let h = lines.firstIndex(where: { $0.hasPrefix("| mask.type") }) else { return XCTFail(out) }
         XCTAssertEqual(cells(lines[h]), [
             "mask.type",
@@ -96,7 +102,7 @@ final class TableRendererTests: XCTestCase {
         ])
         XCTAssertEqual(cells(lines[h + 2]), ["random", "71.0 ± 1.4 (2)", "82.9", "3.10", "0.097", "31.0 ± 1.4 (2)",
                                              "75.0 (1)", "N/A", "4.00", "0.125", "—"])
-        XCTAssertEqual(cells(lines[h + 3]), ["square", "—", "", "—", "—", "—", "—", "", "—", "—", "—"])
+        XCTAssertEqual(cells(lines[h + 3]), ["square", "—", "N/A", "—", "—", "—", "—", "N/A", "—", "—", "—"], "no paper row: no analogue")
         XCTAssertEqual(lines.last, "runs: 3 done, 0 failed, 1 pending/running of 4")
     }
 
@@ -133,6 +139,8 @@ final class TableRendererTests: XCTestCase {
               - {target: beit-tokens, pred_resolution: null, top1: 82.7}
               - {target: bins-256, pred_resolution: 192, top1: null}
               - {target: l1, pred_resolution: 192, top1: 82.8}
+            verification:
+              table4_target: {verified: summary}
             """)
         let runs = [
             TableRun(id: "d1", axes: ["target.type": "l1"], status: .done, results: ["finetune.top1": 60]),
@@ -149,8 +157,8 @@ final class TableRendererTests: XCTestCase {
         XCTAssertEqual(body, [
             ["beit-tokens", "default", "—", "82.7"],
             ["bins-256", "16", "55.0 (1)", "N/A"],
-            ["l1", "default", "60.0 (1)", ""],
-            ["l1", "4", "—", ""],
+            ["l1", "default", "60.0 (1)", "N/A"],
+            ["l1", "4", "—", "N/A"],
         ])
     }
 
@@ -167,8 +175,14 @@ final class TableRendererTests: XCTestCase {
         XCTAssertEqual(t1.count, 29)
         XCTAssertEqual(t1[0], ["mask_type": "square", "mask_patch": "32", "mask_ratio": "0.11", "note": "2x2 mask patches", "top1": "82.6"])
         let t4 = try simmim.rows("table4_target")
-        XCTAssertEqual(t4[2], ["target": "bins-256", "pred_resolution": "192"])
-        XCTAssertEqual(t4[6], ["target": "beit-tokens", "top1": "82.7"])
+        XCTAssertEqual(t4[2], ["target": "bins-256", "pred_resolution": "192", "loss_on": "masked"])
+        XCTAssertEqual(t4[6], ["target": "beit-tokens", "loss_on": "masked", "top1": "82.7"])
+        XCTAssertEqual(t4[12], ["target": "l1", "pred_resolution": "192", "loss_on": "all", "top1": "81.7", "verified": "false"])
+        XCTAssertFalse(simmim.isRead(table: "table4_target", row: t4[12]), "third-party notes only")
+        XCTAssertTrue(simmim.isRead(table: "table4_target", row: t4[9]), "read in a faithful summary")
+        XCTAssertFalse(simmim.isRead(table: "table6_scaling", row: [:]), "partly verified")
+        XCTAssertEqual(simmim.claims(for: "table3_resolution").map(\.id), ["t3-resolution"])
+        XCTAssertEqual(try simmim.rows("figure3_avgdist"), [], "a plotted figure: a valid reference with no rows")
         XCTAssertTrue(simmim.tableKeys.starts(with: ["table1_masking", "table2_head", "table3_resolution"]))
         let (loaded, key) = try PaperNumbers.load(reference: "simmim.table3_resolution", directory: dir)
         XCTAssertEqual(try loaded.rows(key).map { $0["pred_resolution"] }, ["6", "12", "24", "48", "96", "192"])

@@ -99,7 +99,7 @@ final class SweepSpecTests: XCTestCase {
     /// The committed paper specs expand, and their tables name axes their runs have.
     func testCommittedSpecsExpand() throws {
         let dir = CLI.repoRoot.appendingPathComponent("experiments")
-        let names = ["quickstart", "table1-masking", "table2-head", "table3-resolution", "table4-target", "figure3"]
+        let names = ["quickstart", "table1-masking", "table2-head", "table3-resolution", "table3-resolution-tiny", "table4-target", "figure3"]
         for n in names {
             let s = try SweepSpec.load(path: dir.appendingPathComponent("\(n).yaml").path)
             XCTAssertGreaterThan(s.runs.count, 1, n)
