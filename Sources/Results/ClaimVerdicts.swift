@@ -127,10 +127,30 @@ public enum ClaimVerdicts {
         }
     }
 
+    /// A spec's own claims: side `a` against side `b` by their axes (`SpecClaim`).
+    public static func evaluate(_ claims: [SpecClaim], cells: [Cell]) -> [Result] {
+        claims.compactMap { claim in
+            let relation: Relation = claim.relation == "better" ? .better : claim.relation == "alike" ? .alike : .asGoodAs
+            func side(_ want: [String: String]) -> [Cell] {
+                cells.filter { c in want.allSatisfy { k, v in TableRenderer.same(c.axes[k], v) } }
+            }
+            func name(_ want: [String: String]) -> String {
+                want.keys.sorted().map { "\($0) \(want[$0]!)" }.joined(separator: ", ")
+            }
+            let comparison = Comparison(side(claim.a), relation, side(claim.b), names: (name(claim.a), name(claim.b)))
+            guard !comparison.a.isEmpty, !comparison.b.isEmpty else { return nil }
+            let d = comparison.difference
+            let verdict = relation.verdict(d)
+            return Result(claim: PaperClaim(id: claim.id, table: nil, text: claim.text),
+                          comparisons: [(comparison, d, verdict)], verdict: verdict, seeds: d.n...d.n)
+        }
+    }
+
     /// The verdict lines that end a table.
-    public static func render(_ results: [Result], metric: String, extraLines: String = "") -> String {
+    public static func render(_ results: [Result], metric: String, extraLines: String = "",
+                              heading: String = "Claims of the paper this table tests") -> String {
         guard !results.isEmpty || !extraLines.isEmpty else { return "" }
-        var out = "\nClaims of the paper this table tests (\(metric), paired by seed: mean difference in points "
+        var out = "\n\(heading) (\(metric), paired by seed: mean difference in points "
         out += "[95% interval, Student t with n − 1 dof]; better: interval above 0; as good as: above −\(fmt(margin)); "
         out += "alike: inside ±\(fmt(margin)); a claim holds when all its comparisons hold):\n"
         for r in results {

@@ -26,14 +26,17 @@ public struct TableLayout: Codable, Equatable, Sendable {
     public var avgdist: Bool
     /// Figures to draw from the same runs: "avgdist-vs-ratio" (Figure 3a), "top1-vs-avgdist" (Figure 3b).
     public var figures: [String]
+    /// The spec's own claims (`table.claims`), tested like the paper's: each compares the
+    /// cells whose axes match `a` with those matching `b`, paired by seed.
+    public var claims: [SpecClaim]
 
     public init(name: String, title: String, paper: String? = nil, rows: [String], columns: [String] = [],
                 metrics: [String] = ["finetune.top1"], paperKeys: [String: String] = [:],
                 paperValues: [String: [String: String]] = [:], paperWhy: [String: String] = [:],
-                avgdist: Bool = false, figures: [String] = []) {
+                avgdist: Bool = false, figures: [String] = [], claims: [SpecClaim] = []) {
         self.name = name; self.title = title; self.paper = paper; self.rows = rows; self.columns = columns
         self.metrics = metrics; self.paperKeys = paperKeys; self.paperValues = paperValues; self.paperWhy = paperWhy
-        self.avgdist = avgdist; self.figures = figures
+        self.avgdist = avgdist; self.figures = figures; self.claims = claims
     }
 
     /// The paper table key of `paper` ("table1_masking" of "simmim.table1_masking").
@@ -42,6 +45,23 @@ public struct TableLayout: Codable, Equatable, Sendable {
     }
 
     public static let figureKinds = ["avgdist-vs-ratio", "top1-vs-avgdist"]
+}
+
+/// A claim a spec makes about its own cells, e.g. "pre-training beats random init":
+/// side `a` (the cells whose axes hold every value of `a`, averaged per seed) against side
+/// `b`, read as `relation` (better / as-good-as / alike) with the paper claims' rules.
+public struct SpecClaim: Codable, Equatable, Sendable {
+    public var id: String
+    public var text: String
+    public var a: [String: String]
+    public var relation: String
+    public var b: [String: String]
+
+    public static let relations = ["better", "as-good-as", "alike"]
+
+    public init(id: String, text: String, a: [String: String], relation: String, b: [String: String]) {
+        self.id = id; self.text = text; self.a = a; self.relation = relation; self.b = b
+    }
 }
 
 /// One run of a sweep as the table renderer sees it.

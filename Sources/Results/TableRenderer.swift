@@ -80,9 +80,18 @@ public enum TableRenderer {
         let count = { (s: Set<RunStatus>) in runs.filter { s.contains($0.status) }.count }
         out += "runs: \(count([.done])) done, \(count([.failed])) failed, \(count([.pending, .running])) pending/running of \(runs.count)\n"
         if !context.maskGeometry.isEmpty { out += geometryTable(context.maskGeometry) }
+        if !layout.claims.isEmpty {
+            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(layout.claims, cells: claimCells), metric: metric,
+                                        heading: "Claims of this table's spec")
+        }
         if let paper, let key = layout.paperKey {
             let claims = paper.claims(for: key)
-            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: claimCells), metric: metric,
+            // The paper's claims compare settings of the paper's axes: cells that differ from
+            // the reference row on another axis (e.g. a random-init row) are left out.
+            let refCell = claimCells.first(where: \.isReference)
+            let own = Set(layout.rows + layout.columns).subtracting(layout.paperKeys.keys)
+            let comparable = claimCells.filter { c in refCell.map { r in own.allSatisfy { c.axes[$0] == r.axes[$0] } } ?? true }
+            out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: comparable), metric: metric,
                                         extraLines: ClaimVerdicts.renderGeometry(claims, geometry: context.maskGeometry))
         }
         return out

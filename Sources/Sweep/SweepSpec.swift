@@ -34,7 +34,7 @@ public struct SweepSpec {
 
     public static let topLevelKeys = ["name", "description", "base", "set", "grids", "seeds", "exclude", "table"]
     public static let tableKeys = ["name", "title", "paper", "rows", "columns", "metrics", "paper_keys",
-                                   "paper_values", "paper_why", "avgdist", "figures"]
+                                   "paper_values", "paper_why", "avgdist", "figures", "claims"]
 
     /// Every config key a grid, `set` or `exclude` may name: `section.key` or a top-level key.
     public static let validAxes: [String] = {
@@ -334,11 +334,52 @@ public struct SweepSpec {
             default: throw ConfigError("\(d["avgdist"]!.origin): table.avgdist = \(a): expected true or false")
             }
         }
+        let claims = try d["claims"].map { try specClaims($0, axes: rows + columns) } ?? []
         return TableLayout(name: try scalar(d["name"], "table.name") ?? defaultName,
                            title: try scalar(d["title"], "table.title") ?? defaultName,
                            paper: paper, rows: rows, columns: columns, metrics: metrics,
                            paperKeys: paperKeys, paperValues: paperValues, paperWhy: paperWhy,
-                           avgdist: avgdist, figures: figures)
+                           avgdist: avgdist, figures: figures, claims: claims)
+    }
+
+    /// `table.claims`: a list of {id, text, a: {axis: value}, relation, b: {axis: value}},
+    /// whose axes are the table's rows and columns.
+    static func specClaims(_ e: ConfigTree.Entry, axes: [String]) throws -> [SpecClaim] {
+        guard case .list(let items) = e.value else {
+            throw ConfigError("\(e.origin): table.claims must be a list of {id, text, a, relation, b}")
+        }
+        let keys = ["id", "text", "a", "relation", "b"]
+        return try items.map { item in
+            guard case .map(let d, let order) = item.value else {
+                throw ConfigError("\(item.origin): a table claim is a mapping {id, text, a, relation, b}")
+            }
+            for k in order where !keys.contains(k) {
+                throw ConfigError("\(d[k]!.origin): unknown key 'table.claims.\(k)'; valid keys: \(keys.joined(separator: ", "))")
+            }
+            func need(_ k: String) throws -> String {
+                guard let v = try scalar(d[k], "table.claims.\(k)") else {
+                    throw ConfigError("\(item.origin): table claim needs '\(k)' (keys: \(keys.joined(separator: ", ")))")
+                }
+                return v
+            }
+            func side(_ k: String) throws -> [String: String] {
+                guard let s = d[k] else { throw ConfigError("\(item.origin): table claim needs '\(k)', e.g. {pretrain.epochs: 0}") }
+                var out: [String: String] = [:]
+                for (axis, v) in try flatten(s, prefix: "", what: "table.claims.\(k)") {
+                    guard axes.contains(axis) else {
+                        throw ConfigError("\(v.origin): table.claims.\(k).\(axis): not a row or column of the table; valid: \(axes.joined(separator: ", "))")
+                    }
+                    out[axis] = canonicalText(try scalar(v, "table.claims.\(k).\(axis)") ?? "")
+                }
+                if out.isEmpty { throw ConfigError("\(s.origin): table.claims.\(k) must name at least one axis value") }
+                return out
+            }
+            let relation = try need("relation")
+            guard SpecClaim.relations.contains(relation) else {
+                throw ConfigError("\(d["relation"]!.origin): table.claims.relation = \(relation); valid: \(SpecClaim.relations.joined(separator: ", "))")
+            }
+            return SpecClaim(id: try need("id"), text: try need("text"), a: try side("a"), relation: relation, b: try side("b"))
+        }
     }
 
     /// The text an axis value is compared and shown by: numbers in their shortest form

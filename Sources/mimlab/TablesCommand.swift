@@ -76,6 +76,4 @@ struct TablesCommand: ParsableCommand {
             FileHandle.standardError.write(Data("written: \(written.joined(separator: ", "))\n".utf8))
         }
     }
-
-    }
 }

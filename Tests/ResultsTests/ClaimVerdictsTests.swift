@@ -113,4 +113,28 @@ final class ClaimVerdictsTests: XCTestCase {
         let (_, d2, _) = r[0].comparisons[1]
         XCTAssertEqual(d2.n, 2, "seed 2 is missing from one cell above the band")
     }
+
+    /// A spec's own claim (`table.claims`): sides picked by axes, groups averaged per seed.
+    func testSpecClaimsPairBySeedOverTheirSides() {
+        func cell(_ epochs: String, _ ratio: String, _ v: [Double]) -> ClaimVerdicts.Cell {
+            ClaimVerdicts.Cell(label: "\(epochs) / \(ratio)", paper: [:], axes: ["pretrain.epochs": epochs, "mask.ratio": ratio],
+                               seeds: Dictionary(uniqueKeysWithValues: v.enumerated().map { ("\($0.offset)", $0.element) }))
+        }
+        let cells = [cell("0", "0.6", [11.6, 11.8, 11.2]), cell("8", "0.1", [16.4, 16.0, 16.9]),
+                     cell("8", "0.9", [14.2, 13.2, 12.2])]
+        let claims = [SpecClaim(id: "helps", text: "t", a: ["pretrain.epochs": "8"], relation: "better", b: ["pretrain.epochs": "0"]),
+                      SpecClaim(id: "alike", text: "t", a: ["mask.ratio": "0.1"], relation: "alike", b: ["mask.ratio": "0.9"]),
+                      SpecClaim(id: "absent", text: "t", a: ["mask.ratio": "0.5"], relation: "better", b: ["mask.ratio": "0.9"])]
+        let r = ClaimVerdicts.evaluate(claims, cells: cells)
+        XCTAssertEqual(r.map(\.claim.id), ["helps", "alike"], "a claim whose side has no cell is not listed")
+        // Per seed: mean(16.4, 14.2) − 11.6 = 3.7, then 2.8, 3.35: mean 3.283, sd 0.4537,
+        // t(0.975, 2) = 4.303: half-width 4.303 · 0.4537 / √3 = 1.127.
+        let d = r[0].comparisons[0].1
+        XCTAssertEqual(d.n, 3)
+        XCTAssertEqual(d.mean!, 3.2833, accuracy: 1e-3)
+        XCTAssertEqual(d.low!, 3.2833 - 1.127, accuracy: 2e-3)
+        XCTAssertEqual(r[0].verdict, .holds)
+        // 0.1 − 0.9 = 2.2, 2.8, 4.7: mean 3.23 [−0.01, +6.47] reaches inside ±1: not resolved.
+        XCTAssertEqual(r[1].verdict, .notResolved)
+    }
 }

@@ -86,6 +86,13 @@ final class SweepSpecTests: XCTestCase {
             ("grids: [{mask.ratio: [0.4]}]\ntable: {rows: [mask.ratio], figures: [fig9]}\n", ["spec.yaml:2:", "fig9", "avgdist-vs-ratio"]),
             ("grids: [{mask.patch: [4, 6]}]\n", ["spec.yaml:1:", "mask.patch"]),
             ("base: nowhere\n", ["spec.yaml:1:", "no such config file"]),
+            ("grids: [{mask.ratio: [0.4]}]\ntable: {rows: [mask.ratio], claims: {id: x}}\n", ["spec.yaml:2:", "table.claims must be a list"]),
+            ("grids: [{mask.ratio: [0.4]}]\ntable:\n  rows: [mask.ratio]\n  claims:\n    - {id: x, text: t, a: {mask.ratio: 0.4}, relation: worse, b: {mask.ratio: 0.6}}\n",
+             ["spec.yaml:5:", "relation = worse", "better, as-good-as, alike"]),
+            ("grids: [{mask.ratio: [0.4]}]\ntable:\n  rows: [mask.ratio]\n  claims:\n    - {id: x, text: t, a: {mask.patch: 8}, relation: better, b: {mask.ratio: 0.6}}\n",
+             ["spec.yaml:5:", "table.claims.a.mask.patch", "not a row or column", "mask.ratio"]),
+            ("grids: [{mask.ratio: [0.4]}]\ntable:\n  rows: [mask.ratio]\n  claims:\n    - {id: x, a: {mask.ratio: 0.4}, relation: better, b: {mask.ratio: 0.6}}\n",
+             ["spec.yaml:5:", "needs 'text'"]),
         ]
         for (yaml, needles) in cases {
             XCTAssertThrowsError(try spec(yaml), yaml) { e in
