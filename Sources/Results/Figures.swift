@@ -6,11 +6,13 @@ import Foundation
 public enum Figures {
     /// Draws a figure by its `TableLayout.figures` name; nil for an unknown name. Figure 3(a)
     /// comes from the context's sampled masks when it has them, else from the runs.
-    public static func render(kind: String, runs: [TableRun], context: TableContext = TableContext()) -> String? {
+    /// `metric`: the top-1 that Figure 3(b) plots (the table's first metric).
+    public static func render(kind: String, runs: [TableRun], context: TableContext = TableContext(),
+                              metric: String = "finetune.top1") -> String? {
         switch kind {
         case "avgdist-vs-ratio":
             return context.maskGeometry.isEmpty ? avgDistVsRatio(runs: runs) : avgDistVsRatio(geometry: context.maskGeometry)
-        case "top1-vs-avgdist": return top1VsAvgDist(runs: runs)
+        case "top1-vs-avgdist": return top1VsAvgDist(runs: runs, metric: metric)
         default: return nil
         }
     }
@@ -85,15 +87,18 @@ public enum Figures {
     /// run has it, else pixels), one point per configuration (runs pooled over seeds) with
     /// the 95% interval of its mean (Student t) when there are several seeds, labelled by
     /// masked patch size and ratio; on the relative axis the paper's 10–20 px band is shaded.
-    public static func top1VsAvgDist(runs: [TableRun]) -> String {
-        let done = runs.filter { $0.status == .done && $0.results["finetune.top1"]?.isFinite == true }
+    /// Runs without pre-training (`pretrain.epochs` 0 as a table axis) are left out: they saw
+    /// no masks, so their AvgDist says nothing about them.
+    public static func top1VsAvgDist(runs: [TableRun], metric: String = "finetune.top1") -> String {
+        let done = runs.filter { $0.status == .done && $0.results[metric]?.isFinite == true && $0.axes["pretrain.epochs"] != "0" }
         let relative = !done.isEmpty && done.allSatisfy { $0.results["avgdist_rel"]?.isFinite == true }
         let xMetric = relative ? "avgdist_rel" : "avgdist"
         var groups: [[String: String]: [TableRun]] = [:]
         for r in done where r.results[xMetric]?.isFinite == true {
             groups[r.axes.filter { $0.key != "seed" }, default: []].append(r)
         }
-        let title = "Fine-tuning top-1 vs AvgDist (SimMIM Figure 3b)"
+        let what = metric == "linprobe.top1" ? "linear-probe top-1" : metric == "finetune.top1" ? "fine-tuning top-1" : metric
+        let title = "\(what.prefix(1).uppercased() + what.dropFirst()) vs AvgDist (SimMIM Figure 3b)"
         guard !groups.isEmpty else { return emptyFigure(title) }
         let types = Set(done.map { $0.axes["mask.type"] })
         struct Entry { let series: String; let label: String; let key: String; let x: Double; let y: SampleStats }
@@ -101,7 +106,7 @@ public enum Figures {
             Entry(series: seriesName(rs[0], withType: types.count > 1), label: pointLabel(axes),
                   key: axes.keys.sorted().map { "\($0)=\(axes[$0]!)" }.joined(separator: ","),
                   x: SampleStats(rs.compactMap { $0.results[xMetric] }).mean!,
-                  y: SampleStats(rs.compactMap { $0.results["finetune.top1"] }))
+                  y: SampleStats(rs.compactMap { $0.results[metric] }))
         }.sorted { ($0.x, $0.label, $0.key) < ($1.x, $1.label, $1.key) }
         let halfWidths = entries.map { e -> Double in
             guard let std = e.y.std, e.y.n > 1 else { return 0 }
@@ -110,7 +115,7 @@ public enum Figures {
         let lows = zip(entries, halfWidths).map { $0.y.mean! - $1 }, highs = zip(entries, halfWidths).map { $0.y.mean! + $1 }
         let xs = entries.map(\.x)
         let xHigh = relative ? max(xs.max()!, ClaimVerdicts.ridgeBand.high) : xs.max()!
-        var plot = SVGPlot(title: title, xLabel: relative ? "AvgDist / image side" : "AvgDist (px)", yLabel: "fine-tuning top-1 (%)",
+        var plot = SVGPlot(title: title, xLabel: relative ? "AvgDist / image side" : "AvgDist (px)", yLabel: "\(what) (%)",
                         xTicks: ticks(min(0, xs.min()!), xHigh), yTicks: ticks(lows.min()!, highs.max()!))
         if relative { plot.verticalBand(ClaimVerdicts.ridgeBand.low, ClaimVerdicts.ridgeBand.high, label: "paper's 10–20 px at 192") }
         let names = Set(entries.map(\.series)).sorted(by: seriesOrder)

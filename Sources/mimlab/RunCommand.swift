@@ -43,7 +43,6 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Parallel.threads = threads }
-        FileHandle.standardError.write(Data("mimlab run: \(Parallel.threads) thread(s), OpenBLAS kernel \(BLASKernel.status.description)\n".utf8))
         let cfg = try RunConfig.load(path: config, overrides: overrides)
         let name = ((config as NSString).lastPathComponent as NSString).deletingPathExtension
         let dir = out ?? "runs/\(name)-seed\(cfg.seed)"
@@ -53,6 +52,8 @@ struct RunCommand: ParsableCommand {
         }
         let observer = ProgressObserver()
         let data = try RunDataFactory.make(cfg, cacheDir: cache, observer: observer, strict: strict)
+        // After the config and data are checked, so that bad input stays a one-line error.
+        FileHandle.standardError.write(Data("mimlab run: \(Parallel.threads) thread(s), OpenBLAS kernel \(BLASKernel.status.description)\n".utf8))
         let result = try Run(config: cfg, outputDir: dir).execute(data, observer: observer)
         if json {
             let enc = JSONEncoder()

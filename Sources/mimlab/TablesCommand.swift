@@ -67,7 +67,8 @@ struct TablesCommand: ParsableCommand {
             try AtomicTextFile.write(markdown, to: tablePath)
             var written = [tablePath]
             for kind in layout.figures {
-                guard let svg = Figures.render(kind: kind, runs: runs, context: context) else { continue }
+                guard let svg = Figures.render(kind: kind, runs: runs, context: context,
+                                                       metric: layout.metrics.first ?? "finetune.top1") else { continue }
                 let path = "\(out)/figures/\(layout.name)-\(kind).svg"
                 try AtomicTextFile.write(svg, to: path)
                 written.append(path)
