@@ -71,7 +71,7 @@ public struct FineTuner {
 
 public enum Evaluation {
     /// Top-1 accuracy (percent) of the model on every image of `data`, drop-path off.
-    public static func top1(_ model: FineTuneModel, _ data: EvaluationSource, batch: Int = 256,
+    public static func top1(_ model: FineTuneModel, _ data: EvaluationSource, batch: Int = EvaluationBatch.size,
                             observer: TrainObserver = SilentObserver()) -> Double {
         let images = Tensor(shape: [0])
         var correct = 0, start = 0

@@ -25,7 +25,7 @@ public struct LinearProbe {
 
     /// Pooled features `[N, D]` of every image of `data`.
     public static func features(_ encoder: any ImageEncoder, _ data: EvaluationSource, pool: TokenPool = .mean,
-                                batch: Int = 256) -> (Tensor, [Int32]) {
+                                batch: Int = EvaluationBatch.size) -> (Tensor, [Int32]) {
         let D = encoder.dim, S = encoder.prefixTokens + encoder.tokenCount
         let out = Tensor(shape: [data.count, D])
         let images = Tensor(shape: [0]), pooled = Tensor(shape: [0])
