@@ -218,4 +218,27 @@ final class SwinLayerTests: XCTestCase {
         bad.heads = [1, 2]
         XCTAssertThrowsError(try bad.validate()) { e in XCTAssert("\(e)".hasPrefix("encoder.heads"), "\(e)") }
     }
+
+    /// `SwinEncoder.flops` against a count taken from a real forward pass: every Linear's
+    /// rows × in × out and every window's two attention products (N²·D multiply-adds each).
+    func testFlopCountMatchesForwardPass() {
+        for cfg in [SwinConfig.micro, SwinConfig(imageSize: 16, patchSize: 2, embedDim: 8, depths: [2, 1], heads: [2, 2], window: 4)] {
+            let enc = SwinEncoder(cfg)
+            var none: PRNG? = nil
+            let images = random([1, 3, cfg.imageSize, cfg.imageSize])
+            enc.forward(images, batch: 1, rng: &none)
+            func linear(_ l: Linear) -> Double { 2 * Double(l.output.shape[0] * l.inFeatures * l.outFeatures) }
+            var count = linear(enc.patchEmbed.proj)
+            for s in enc.stages {
+                if let m = s.downsample { count += linear(m.reduction) }
+                for b in s.blocks {
+                    count += linear(b.attn.qkv) + linear(b.attn.proj) + linear(b.mlp.fc1) + linear(b.mlp.fc2)
+                    let p = b.attn.probs.shape          // [windows, heads, N, N]
+                    count += 4 * Double(p[0] * p[2] * p[3] * b.attn.dim)
+                }
+            }
+            XCTAssertEqual(SwinEncoder.flops(cfg).forward, count, accuracy: 1e-6 * count)
+            XCTAssertEqual(SwinEncoder.flops(cfg).patchEmbedding, linear(enc.patchEmbed.proj))
+        }
+    }
 }
