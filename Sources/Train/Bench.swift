@@ -86,6 +86,59 @@ public enum Bench {
                       gflopPerStep: gflop, gflopPerSecond: gflop / med)
     }
 
+    /// The same measurement for SimMIM on Swin (masks of 8-px patches, or the output stride
+    /// where that is larger) and its fine-tune model.
+    public static func trainStep(swin c: SwinConfig, pretrain: Bool, batch: Int, warmup: Int, steps: Int,
+                                 progress: ((Int) -> Void)? = nil) -> Result {
+        var rng = PRNG(seed: 0)
+        let images = Tensor(shape: [batch, c.channels, c.imageSize, c.imageSize])
+        rng.fillNormal(images, std: 1)
+        let spec = MaskSpec(type: .random, imageSize: c.imageSize, modelPatchSize: c.patchSize,
+                            maskedPatchSize: max(c.outputStride, 8), maskRatio: 0.6)
+        var mask = [Float](repeating: 0, count: batch * c.tokens)
+        if var generator = try? MaskGenerator(spec) {
+            mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
+        }
+        let labels = (0..<batch).map { _ in Int32(rng.int(10)) }
+        var init_ = PRNG(seed: 1)
+        let step: () -> Void
+        let flops: FlopCount
+        if pretrain {
+            let model = try! SimMIMSwin(c, .official)
+            model.initialize(&init_)
+            flops = model.flopsPerImage
+            let opt = AdamW(model.parameters)
+            step = {
+                model.zeroGrad()
+                _ = model.forwardBackward(images, mask: mask, batch: batch)
+                clipGradNorm(model.parameters, maxNorm: 5)
+                opt.update(lr: 1e-4)
+            }
+        } else {
+            let model = FineTuneModel(encoder: SwinEncoder(c), classes: 10)
+            model.encoder.initialize(&init_)
+            flops = model.flopsPerImage
+            let opt = AdamW(model.parameters)
+            step = {
+                model.zeroGrad()
+                _ = model.forwardBackward(images, labels: labels, batch: batch)
+                opt.update(lr: 1e-4)
+            }
+        }
+        var times: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let t0 = now()
+            step()
+            if i >= warmup { times.append(now() - t0) }
+            progress?(i + 1)
+        }
+        let med = median(times)
+        let gflop = flops.train * Double(batch) / 1e9
+        return Result(mode: pretrain ? "pretrain" : "finetune", threads: Parallel.threads, batch: batch,
+                      stepsTimed: steps, medianSeconds: med, imagesPerSecond: Double(batch) / med,
+                      gflopPerStep: gflop, gflopPerSecond: gflop / med)
+    }
+
     /// Raw sgemm at one of the step's shapes (the MLP's fc1: [B·L, D] × [D, 4D]).
     public static func sgemm(m: Int, n: Int, k: Int, repeats: Int) -> Double {
         let a = Tensor(shape: [m, k]), b = Tensor(shape: [n, k]), c = Tensor(shape: [m, n])

@@ -26,7 +26,7 @@ public struct LinearProbe {
     /// Pooled features `[N, D]` of every image of `data`.
     public static func features(_ encoder: any ImageEncoder, _ data: EvaluationSource, pool: TokenPool = .mean,
                                 batch: Int = EvaluationBatch.size) -> (Tensor, [Int32]) {
-        let D = encoder.dim, S = encoder.prefixTokens + encoder.tokenCount
+        let D = encoder.dim
         let out = Tensor(shape: [data.count, D])
         let images = Tensor(shape: [0]), pooled = Tensor(shape: [0])
         var labels: [Int32] = []
@@ -36,7 +36,8 @@ public struct LinearProbe {
             labels += data.fill(start: start, count: n, images: images)
             var none: PRNG? = nil
             let z = encoder.forward(images, batch: n, rng: &none)
-            pool.forward(z, batch: n, tokens: S, prefix: encoder.prefixTokens, into: pooled)
+            // Tokens per image as encoded (Swin's last stage has fewer than its input).
+            pool.forward(z, batch: n, tokens: z.shape[0] / n, prefix: encoder.prefixTokens, into: pooled)
             (out.data + start * D).update(from: pooled.data, count: n * D)
             start += n
         }

@@ -41,6 +41,9 @@ public enum Methods {
     /// FLOPs per image of a fine-tuning step (and, as `forward`, of evaluation) for the
     /// encoder the config pre-trains.
     public static func finetuneFlopsPerImage(_ config: RunConfig) -> FlopCount {
+        if let swin = config.encoder.swin {
+            return FineTuneModel.flops(SwinEncoder.flops(swin), dim: swin.outputDim, classes: config.data.classes)
+        }
         let vit = config.encoder.vit
         let prefix = ((try? recipe(config))?.encoderOptions.classToken ?? false) ? 1 : 0
         return FineTuneModel.flops(ViTEncoder.flops(vit, prefixTokens: prefix, kept: nil), dim: vit.dim,

@@ -3,7 +3,8 @@ import NN
 import Tensor
 
 /// `mimlab step`'s work: runs a case file of either oracle (by its `format` metadata:
-/// SimMIM's `simmim-oracle-v1`, MAE's `mae-oracle-v1`) and returns what to write, under the
+/// SimMIM's `simmim-oracle-v1`, MAE's `mae-oracle-v1`, SimMIM on Swin's
+/// `simmim-swin-oracle-v1`) and returns what to write, under the
 /// reference's names (its integer outputs as integers).
 public enum OracleRun {
     public static func run(path: String, steps: Bool = true, finetune: Bool = true) throws -> SafetensorsFile {
@@ -17,6 +18,9 @@ public enum OracleRun {
                 if let t = outputs.removeValue(forKey: name) { result.integers[name] = (t.shape, t.array.map { Int32($0) }) }
             }
             result.tensors = outputs
+        } else if format == SwinOracleCase.format {
+            let c = try SwinOracleCase(path: path)
+            result = SafetensorsFile(tensors: try c.run(steps: steps, finetune: finetune), metadata: c.file.metadata)
         } else {
             let c = try OracleCase(path: path)
             result = SafetensorsFile(tensors: try c.run(steps: steps, finetune: finetune), metadata: c.file.metadata)

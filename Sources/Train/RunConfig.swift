@@ -34,6 +34,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public struct EncoderConfig: Codable, Equatable, Sendable {
         public var preset = "vit-micro"
         public var vit = ViTConfig.micro
+        /// The Swin encoder for a `swin-*` preset; nil (and so absent from the canonical JSON,
+        /// which keeps every ViT run id) for a ViT.
+        public var swin: SwinConfig? = nil
     }
 
     public struct MaskConfig: Codable, Equatable, Sendable {
@@ -128,7 +131,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
         "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version",
                  "resize", "normalize", "val_fraction"],
-        "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps"],
+        "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps", "window"],
         "mask": ["type", "patch", "ratio"],
         "head": ["type", "depth", "width", "heads"],
         "target": ["type", "pred_resolution", "loss_on"],
@@ -186,17 +189,24 @@ public struct RunConfig: Codable, Equatable, Sendable {
             data.syntheticVersion = nil
         }
 
-        let presets = ViTConfig.presets.keys.sorted()
+        let presets = ViTConfig.presets.keys.sorted() + SwinConfig.presets.keys.sorted()
         encoder.preset = try r.string("encoder.preset", encoder.preset, oneOf: presets)
-        var vit = ViTConfig.presets[encoder.preset]!
+        if let preset = SwinConfig.presets[encoder.preset] { try readSwin(r, tree, preset) }
+        var vit = ViTConfig.presets[encoder.preset] ?? .micro
         vit.imageSize = data.imageSize
-        vit.patchSize = try r.int("encoder.patch", vit.patchSize, min: 1, max: RunConfig.Bounds.imageSize)
-        vit.dim = try r.int("encoder.dim", vit.dim, min: 1, max: RunConfig.Bounds.width, why: "(ViT-H is 1280)")
-        vit.depth = try r.int("encoder.depth", vit.depth, min: 1, max: RunConfig.Bounds.depth, why: "blocks (ViT-H has 32)")
-        vit.heads = try r.int("encoder.heads", vit.heads, min: 1, max: RunConfig.Bounds.heads)
-        vit.mlpRatio = try r.double("encoder.mlp_ratio", vit.mlpRatio, open: (0, 64), rule: "must be positive")
-        vit.lnEps = Float(try r.double("encoder.ln_eps", Double(vit.lnEps), open: (0, 1), rule: "must be in (0, 1)"))
-        do { try vit.validate() } catch { throw ConfigError("\(r.origin("encoder")): \(error)") }
+        if encoder.swin == nil, tree.has("encoder.window") {
+            throw ConfigError("\(r.origin("encoder.window")): encoder.window applies to the Swin presets (\(SwinConfig.presets.keys.sorted().joined(separator: ", "))), not \(encoder.preset)")
+        }
+        // A Swin run keeps the default ViT fields (unused); its own are in `encoder.swin`.
+        if encoder.swin == nil {
+            vit.patchSize = try r.int("encoder.patch", vit.patchSize, min: 1, max: RunConfig.Bounds.imageSize)
+            vit.dim = try r.int("encoder.dim", vit.dim, min: 1, max: RunConfig.Bounds.width, why: "(ViT-H is 1280)")
+            vit.depth = try r.int("encoder.depth", vit.depth, min: 1, max: RunConfig.Bounds.depth, why: "blocks (ViT-H has 32)")
+            vit.heads = try r.int("encoder.heads", vit.heads, min: 1, max: RunConfig.Bounds.heads)
+            vit.mlpRatio = try r.double("encoder.mlp_ratio", vit.mlpRatio, open: (0, 64), rule: "must be positive")
+            vit.lnEps = Float(try r.double("encoder.ln_eps", Double(vit.lnEps), open: (0, 1), rule: "must be in (0, 1)"))
+            do { try vit.validate() } catch { throw ConfigError("\(r.origin("encoder")): \(error)") }
+        }
         encoder.vit = vit
 
         mask.type = try r.string("mask.type", mask.type, oneOf: MaskType.allCases.map(\.rawValue))
@@ -230,7 +240,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
             throw ConfigError("\(r.origin("target.type")): target.type = \(target.type): K must be at most \(RunConfig.Bounds.colorClusters) (the palette is fitted by k-means on every pre-training image)")
         }
         target.predResolution = try r.optionalInt("target.pred_resolution", min: 1)
+        let headGeometry = encoder.swin.map(SimMIMSwin.outputGeometry) ?? vit
         if let pr = target.predResolution {
+            let vit = headGeometry
             let valid = SimMIMConfig.validPredResolutions(for: vit)
             if !valid.contains(pr) {
                 throw ConfigError("\(r.origin("target.pred_resolution")): target.pred_resolution = \(pr): must be the token grid \(vit.grid) times a divisor of encoder.patch = \(vit.patchSize); valid: \(valid.map(String.init).joined(separator: ", "))")
@@ -240,6 +252,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if target.predResolution == data.imageSize { target.predResolution = nil }
         target.lossOn = try r.string("target.loss_on", target.lossOn, oneOf: RunConfig.lossOn)
         method = try r.string("method", method, oneOf: RunConfig.methods)
+        if let swin = encoder.swin {
+            if method != "simmim" {
+                throw ConfigError("\(r.origin("method")): method = \(method) drops tokens, which Swin's windows cannot; with encoder.preset = \(encoder.preset) valid: simmim")
+            }
+            if mask.patch % swin.outputStride != 0 {
+                throw ConfigError("\(r.origin("mask.patch")): mask.patch = \(mask.patch) must be a multiple of the Swin output stride \(swin.outputStride) (encoder.patch \(swin.patchSize) · 2^\(swin.stages - 1)); valid: \((1...4).map { String($0 * swin.outputStride) }.joined(separator: ", "))")
+            }
+        }
         for (name, recipe) in Methods.registry where name != method {
             if let s = recipe.section, tree.has(s.name) {
                 throw ConfigError("\(r.origin(s.name)): the \(s.name) section applies to method: \(name) only, not \(method)")
@@ -295,6 +315,22 @@ public struct RunConfig: Codable, Equatable, Sendable {
         data.syntheticVersion = nil
     }
 
+    /// A `swin-*` preset with the keys that apply to it (`patch`, `dim` = stage 0's width,
+    /// `window`, `mlp_ratio`); the ViT's list-free `depth` / `heads` / `ln_eps` are refused.
+    mutating func readSwin(_ r: ConfigReader, _ tree: ConfigTree, _ preset: SwinConfig) throws {
+        for k in ["depth", "heads", "ln_eps"] where tree.has("encoder.\(k)") {
+            throw ConfigError("\(r.origin("encoder.\(k)")): encoder.\(k) applies to the ViT presets, not \(encoder.preset) (its stages are fixed by the preset); valid keys: preset, patch, dim, window, mlp_ratio")
+        }
+        var s = preset
+        s.imageSize = data.imageSize
+        s.patchSize = try r.int("encoder.patch", s.patchSize, min: 1, max: RunConfig.Bounds.imageSize)
+        s.embedDim = try r.int("encoder.dim", s.embedDim, min: 1, max: RunConfig.Bounds.width)
+        s.window = try r.int("encoder.window", s.window, min: 1, max: RunConfig.Bounds.imageSize)
+        s.mlpRatio = try r.double("encoder.mlp_ratio", s.mlpRatio, open: (0, 64), rule: "must be positive")
+        do { try s.validate() } catch { throw ConfigError("\(r.origin("encoder")): \(error)") }
+        encoder.swin = s
+    }
+
     static func phase(_ r: ConfigReader, _ name: String, _ d: PhaseConfig) throws -> PhaseConfig {
         var p = d
         p.epochs = try r.int("\(name).epochs", d.epochs, min: 0, max: RunConfig.Bounds.epochs, why: "(the papers pre-train for 800 at most)")
@@ -327,14 +363,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         do {
             let c = try SimMIMConfig(head: head.type, headDepth: head.depth, headWidth: head.width, headHeads: head.heads,
                                      target: target.type, predResolution: target.predResolution, lossOn: target.lossOn)
-            try c.validate(for: encoder.vit)
+            try c.validate(for: encoder.swin.map(SimMIMSwin.outputGeometry) ?? encoder.vit)
             return c
         } catch let e as ConfigError { throw e } catch { throw ConfigError("\(error)") }
     }
 
     public var maskSpec: MaskSpec {
         MaskSpec(type: MaskType(rawValue: mask.type) ?? .random, imageSize: data.imageSize,
-                 modelPatchSize: encoder.vit.patchSize, maskedPatchSize: mask.patch, maskRatio: mask.ratio)
+                 modelPatchSize: encoder.swin?.patchSize ?? encoder.vit.patchSize, maskedPatchSize: mask.patch, maskRatio: mask.ratio)
     }
 
     /// A config back from its canonical JSON (as the results database stores it), as it

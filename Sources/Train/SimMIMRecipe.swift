@@ -16,12 +16,17 @@ public enum SimMIMRecipe: MethodRecipe {
             // Seeded by the data, not the run: every run of a sweep shares one palette.
             palette = ColorPalette.fit(dataset: pool, k: k, seed: 0)
         }
+        if let swin = config.encoder.swin {
+            return try SimMIMSwin(swin, simmim, pixels: data?.pixels, palette: palette, masks: config.maskSpec)
+        }
         return try SimMIM(config.encoder.vit, simmim, pixels: data?.pixels, palette: palette, masks: config.maskSpec)
     }
 
     public static func flopsPerImage(_ config: RunConfig) -> FlopCount {
         // A config that parsed has a valid SimMIM config.
-        SimMIM.flopsPerImage(config.encoder.vit, (try? config.simmimConfig()) ?? .official)
+        let simmim = (try? config.simmimConfig()) ?? .official
+        if let swin = config.encoder.swin { return SimMIMSwin.flopsPerImage(swin, simmim) }
+        return SimMIM.flopsPerImage(config.encoder.vit, simmim)
     }
 
     public static func pool(_ config: RunConfig) -> TokenPool { .mean }

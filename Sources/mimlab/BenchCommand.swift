@@ -37,7 +37,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Modes to time: pretrain, finetune.")
     var mode: [String] = ["pretrain", "finetune"]
 
-    @Option(help: "Model preset: \(ViTConfig.presets.keys.sorted().joined(separator: ", ")).")
+    @Option(help: "Model preset: \(BenchCommand.presets.joined(separator: ", ")) (a swin-* preset times SimMIM on Swin).")
     var preset = "vit-micro"
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -50,24 +50,35 @@ struct BenchCommand: ParsableCommand {
         for m in mode where !["pretrain", "finetune"].contains(m) {
             throw ValidationError("--mode \(m): valid values are pretrain, finetune")
         }
-        if ViTConfig.presets[preset] == nil {
-            throw ValidationError("--preset \(preset): valid values are \(ViTConfig.presets.keys.sorted().joined(separator: ", "))")
+        if !BenchCommand.presets.contains(preset) {
+            throw ValidationError("--preset \(preset): valid values are \(BenchCommand.presets.joined(separator: ", "))")
         }
     }
 
+    static var presets: [String] { ViTConfig.presets.keys.sorted() + SwinConfig.presets.keys.sorted() }
+
     func run() throws {
         if let threads { Parallel.threads = threads }
-        let cfg = ViTConfig.presets[preset]!
+        let swin = SwinConfig.presets[preset]
+        let cfg = ViTConfig.presets[preset] ?? .micro
         let kernel = BLASKernel.status
         var results: [Bench.Result] = []
         for m in mode {
             let bar = ProgressBar("bench \(m)", total: steps + 3, unit: "step")
-            results.append(Bench.trainStep(cfg, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps) {
-                bar.update($0)
-            })
+            if let swin {
+                results.append(Bench.trainStep(swin: swin, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps) {
+                    bar.update($0)
+                })
+            } else {
+                results.append(Bench.trainStep(cfg, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps) {
+                    bar.update($0)
+                })
+            }
             bar.finish()
         }
-        let (m, n, k) = (batch * cfg.tokens, cfg.mlpHidden, cfg.dim)
+        // The MLP's fc1 (Swin: stage 0's, its largest row count).
+        let (m, n, k) = swin.map { (batch * $0.tokens, $0.mlpHidden(ofStage: 0), $0.embedDim) }
+            ?? (batch * cfg.tokens, cfg.mlpHidden, cfg.dim)
         let gemm = Bench.sgemm(m: m, n: n, k: k, repeats: 20)
         let rss = Bench.peakRSS()
         if json {

@@ -86,3 +86,30 @@ final class OracleTests: XCTestCase {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
+
+/// SimMIM on Swin against the float64 reference of `scripts/oracle/swin_ref.py` (timm's
+/// `SwinTransformer`): loss, reconstruction, every gradient, parameters after 3 AdamW
+/// steps, fine-tune logits, loss and gradients, within the oracle's tolerances.
+final class SwinOracleTests: XCTestCase {
+    func check(threads: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let saved = Parallel.threads
+        Parallel.threads = threads
+        defer { Parallel.threads = saved }
+        let oracle = try SwinOracleCase(path: OracleTests.fixtures.appendingPathComponent("case_swin_nano.safetensors").path)
+        let ours = try oracle.run()
+        let ref = try SafetensorsFile(contentsOf: OracleTests.fixtures.appendingPathComponent("ref64_swin_nano.safetensors").path)
+        let rows = Compare.run(reference: ref.tensors, test: ours)
+        XCTAssertEqual(rows.count, ref.tensors.count, file: file, line: line)
+        let failed = rows.filter { !$0.passed }
+        XCTAssert(failed.isEmpty, "\(failed.count) tensors differ: " + failed.prefix(8).map {
+            "\($0.name) \($0.status.rawValue) rel_err \($0.relErr)" }.joined(separator: "; "), file: file, line: line)
+        for prefix in ["output.loss", "output.pred", "output.grad_norm", "output.step_losses", "grad.encoder.layers.1.downsample",
+                       "grad.encoder.layers.0.blocks.1.attn.relative_position_bias_table", "grad.encoder.mask_token",
+                       "grad.decoder", "step1.", "step3.", "ft.logits", "ft.loss", "ft.grad.encoder.", "ft.grad.cls_head"] {
+            XCTAssert(rows.contains { $0.name.hasPrefix(prefix) }, "no \(prefix) tensors compared", file: file, line: line)
+        }
+    }
+
+    func testSwinNanoMatchesFloat64Reference() throws { try check(threads: 2) }
+    func testSwinNanoSingleThreaded() throws { try check(threads: 1) }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+
+/// A SimMIM-on-Swin oracle case (`scripts/oracle/swin_ref.py`, format
+/// `simmim-swin-oracle-v1`): timm `SwinTransformer` weights under `encoder.`, the mask
+/// token, the 1×1 `decoder`, `cls_head`, images, the mask on the first stage's grid and
+/// labels. `run()` writes what the float64 reference writes, under its names: loss,
+/// reconstruction, grad norm, every gradient, parameters after AdamW steps, step losses,
+/// fine-tune logits, loss and gradients.
+public struct SwinOracleCase {
+    public static let format = "simmim-swin-oracle-v1"
+
+    public let path: String
+    public let file: SafetensorsFile
+    public let config: SwinConfig
+    public let numClasses: Int
+    public let optim: OracleCase.Optim
+    public let noDecay: Set<String>?
+
+    public init(path: String) throws {
+        self.path = path
+        let file = try SafetensorsFile(contentsOf: path)
+        self.file = file
+        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
+        func int(_ k: String, _ def: Int) -> Int { (c[k] as? NSNumber)?.intValue ?? def }
+        func ints(_ k: String) throws -> [Int] {
+            guard let v = c[k] as? [NSNumber] else { throw OracleError("\(path): metadata 'config' lacks the list '\(k)'") }
+            return v.map(\.intValue)
+        }
+        let cfg = SwinConfig(imageSize: int("img_size", 16), patchSize: int("patch_size", 2), channels: int("in_chans", 3),
+                             embedDim: int("embed_dim", 16), depths: try ints("depths"), heads: try ints("num_heads"),
+                             window: int("window_size", 4), mlpRatio: (c["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4)
+        do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
+        config = cfg
+        numClasses = int("num_classes", 10)
+        func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
+        var opt = OracleCase.Optim()
+        opt.lr = Float(dbl("lr", 1e-3)); opt.beta1 = Float(dbl("beta1", 0.9)); opt.beta2 = Float(dbl("beta2", 0.999))
+        opt.eps = Float(dbl("eps", 1e-8)); opt.weightDecay = Float(dbl("weight_decay", 0.05))
+        opt.steps = (o["steps"] as? NSNumber)?.intValue ?? 3; opt.clipGrad = Float(dbl("clip_grad", 0))
+        optim = opt
+        if let s = file.metadata["no_decay"] {
+            guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
+                throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
+            }
+            noDecay = Set(list)
+        } else {
+            noDecay = nil
+        }
+        for name in ["input.images", "input.mask"] where file.tensors[name] == nil {
+            throw OracleError("\(path): missing tensor '\(name)'")
+        }
+    }
+
+    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
+
+    public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
+        let B = batch, c = config
+        let images = file.tensors["input.images"]!
+        guard images.count == B * c.channels * c.imageSize * c.imageSize else {
+            throw OracleError("\(path): input.images has shape \(images.shape), expected [B, \(c.channels), \(c.imageSize), \(c.imageSize)]")
+        }
+        let maskT = file.tensors["input.mask"]!
+        guard maskT.count == B * c.tokens else {
+            throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(c.grid), \(c.grid)]")
+        }
+        let mask = maskT.array
+        var out: [String: Tensor] = [:]
+        let model = try SimMIMSwin(c, .official)
+        try model.load(file.tensors)
+        if let noDecay { for p in model.parameters { p.weightDecay = !noDecay.contains(p.name) } }
+
+        model.zeroGrad()
+        let loss = model.forwardBackward(images, mask: mask, batch: B)
+        out["output.loss"] = Tensor(scalar: Float(loss))
+        out["output.pred"] = model.reconstruction()
+        out["output.grad_norm"] = Tensor(scalar: Float(model.gradNorm()))
+        for p in model.parameters { out["grad." + p.name] = p.grad.clone() }
+
+        if withFinetune, file.tensors["cls_head.weight"] != nil {
+            guard let labels = file.integers["input.labels"]?.values, labels.count == B else {
+                throw OracleError("\(path): input.labels missing or not \(B) integers")
+            }
+            let ft = FineTuneModel(encoder: model.encoder, classes: numClasses)
+            try ft.load(file.tensors)
+            ft.zeroGrad()
+            let (ftLoss, logits) = ft.forwardBackward(images, labels: labels, batch: B)
+            out["ft.logits"] = logits.clone()
+            out["ft.loss"] = Tensor(scalar: Float(ftLoss))
+            for p in ft.parameters { out["ft.grad." + p.name] = p.grad.clone() }
+        }
+
+        if withSteps && optim.steps > 0 {
+            let opt = AdamW(model.parameters, beta1: optim.beta1, beta2: optim.beta2, eps: optim.eps,
+                            weightDecay: optim.weightDecay)
+            var losses: [Float] = []
+            for s in 1...optim.steps {
+                model.zeroGrad()
+                losses.append(Float(model.forwardBackward(images, mask: mask, batch: B)))
+                if optim.clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: optim.clipGrad) }
+                opt.update(lr: optim.lr)
+                if s == 1 || s == optim.steps {
+                    for p in model.parameters { out["step\(s).\(p.name)"] = p.value.clone() }
+                }
+            }
+            losses.append(Float(model.forward(images, mask: mask, batch: B)))
+            out["output.step_losses"] = Tensor(shape: [losses.count], values: losses)
+        }
+        return out
+    }
+}
