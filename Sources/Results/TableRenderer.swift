@@ -86,11 +86,11 @@ public enum TableRenderer {
         }
         if let paper, let key = layout.paperKey {
             let claims = paper.claims(for: key)
-            // The paper's claims compare settings of the paper's axes: cells that differ from
-            // the reference row on another axis (e.g. a random-init row) are left out.
-            let refCell = claimCells.first(where: \.isReference)
-            let own = Set(layout.rows + layout.columns).subtracting(layout.paperKeys.keys)
-            let comparable = claimCells.filter { c in refCell.map { r in own.allSatisfy { c.axes[$0] == r.axes[$0] } } ?? true }
+            // The paper's claims are about pre-training settings: a random-init row
+            // (`pretrain.epochs` 0 as a table axis) is a baseline, not a setting of the
+            // paper's axes, and would otherwise stand in for the pre-trained cell it shares
+            // its mask, head and target with.
+            let comparable = claimCells.filter { $0.axes["pretrain.epochs"] != "0" }
             out += ClaimVerdicts.render(ClaimVerdicts.evaluate(claims, cells: comparable), metric: metric,
                                         extraLines: ClaimVerdicts.renderGeometry(claims, geometry: context.maskGeometry))
         }
