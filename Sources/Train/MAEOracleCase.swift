@@ -46,17 +46,8 @@ public struct MAEOracleCase {
         opt.beta2 = Float(dbl(o, "beta2", 0.95)); opt.eps = Float(dbl(o, "eps", 1e-8))
         opt.weightDecay = Float(dbl(o, "weight_decay", 0.05)); opt.steps = int(o, "steps", 3)
         optim = opt
-        if let s = file.metadata["no_decay"] {
-            guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
-                throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
-            }
-            noDecay = Set(list)
-        } else {
-            noDecay = nil
-        }
-        for name in ["input.images", "input.noise"] where file.tensors[name] == nil {
-            throw OracleError("\(path): missing tensor '\(name)'")
-        }
+        noDecay = try file.oracleNoDecay(path: path)
+        try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }
 
     public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }

@@ -50,17 +50,8 @@ public struct OracleCase {
         opt.weightDecay = Float(dbl(o, "weight_decay", 0.05)); opt.steps = int(o, "steps", 3)
         opt.clipGrad = Float(dbl(o, "clip_grad", 0))
         optim = opt
-        if let s = file.metadata["no_decay"] {
-            guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
-                throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
-            }
-            noDecay = Set(list)
-        } else {
-            noDecay = nil
-        }
-        for name in ["input.images", "input.mask"] where file.tensors[name] == nil {
-            throw OracleError("\(path): missing tensor '\(name)'")
-        }
+        noDecay = try file.oracleNoDecay(path: path)
+        try file.requireOracleTensors(["input.images", "input.mask"], path: path)
     }
 
     static func json(_ file: SafetensorsFile, _ key: String, _ path: String) throws -> [String: Any] {
@@ -105,20 +96,9 @@ public struct OracleCase {
         out["act.encoder_out"] = act(enc.norm.output)
 
         if withSteps && optim.steps > 0 {
-            let opt = AdamW(model.parameters, beta1: optim.beta1, beta2: optim.beta2, eps: optim.eps,
-                            weightDecay: optim.weightDecay)
-            var losses: [Float] = []
-            for s in 1...optim.steps {
-                model.zeroGrad()
-                losses.append(Float(model.forwardBackward(images, mask: mask, batch: B)))
-                if optim.clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: optim.clipGrad) }
-                opt.update(lr: optim.lr)
-                if s == 1 || s == optim.steps {
-                    for p in model.parameters { out["step\(s).\(p.name)"] = p.value.clone() }
-                }
-            }
-            losses.append(Float(model.forward(images, mask: mask, batch: B)))
-            out["output.step_losses"] = Tensor(shape: [losses.count], values: losses)
+            optim.run(model, into: &out,
+                      forwardBackward: { model.forwardBackward(images, mask: mask, batch: B) },
+                      forward: { model.forward(images, mask: mask, batch: B) })
         }
 
         if withFinetune, file.tensors["cls_head.weight"] != nil {
@@ -142,4 +122,44 @@ public struct OracleCase {
 public struct OracleError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
+}
+
+/// What every oracle case file (SimMIM, MAE, Swin) carries the same way.
+extension SafetensorsFile {
+    /// The metadata's `no_decay` list of parameter names; nil when absent.
+    func oracleNoDecay(path: String) throws -> Set<String>? {
+        guard let s = metadata["no_decay"] else { return nil }
+        guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
+            throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
+        }
+        return Set(list)
+    }
+
+    func requireOracleTensors(_ names: [String], path: String) throws {
+        for name in names where tensors[name] == nil {
+            throw OracleError("\(path): missing tensor '\(name)'")
+        }
+    }
+}
+
+extension OracleCase.Optim {
+    /// The oracle's AdamW steps (SimMIM and Swin cases alike): the parameters after step 1
+    /// and the last step as `step<s>.<name>`, and every step's loss plus the loss after the
+    /// last one as `output.step_losses`.
+    func run(_ model: Module, into out: inout [String: Tensor],
+             forwardBackward: () -> Double, forward: () -> Double) {
+        let opt = AdamW(model.parameters, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
+        var losses: [Float] = []
+        for s in 1...steps {
+            model.zeroGrad()
+            losses.append(Float(forwardBackward()))
+            if clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: clipGrad) }
+            opt.update(lr: lr)
+            if s == 1 || s == steps {
+                for p in model.parameters { out["step\(s).\(p.name)"] = p.value.clone() }
+            }
+        }
+        losses.append(Float(forward()))
+        out["output.step_losses"] = Tensor(shape: [losses.count], values: losses)
+    }
 }

@@ -41,17 +41,8 @@ public struct SwinOracleCase {
         opt.eps = Float(dbl("eps", 1e-8)); opt.weightDecay = Float(dbl("weight_decay", 0.05))
         opt.steps = (o["steps"] as? NSNumber)?.intValue ?? 3; opt.clipGrad = Float(dbl("clip_grad", 0))
         optim = opt
-        if let s = file.metadata["no_decay"] {
-            guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
-                throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
-            }
-            noDecay = Set(list)
-        } else {
-            noDecay = nil
-        }
-        for name in ["input.images", "input.mask"] where file.tensors[name] == nil {
-            throw OracleError("\(path): missing tensor '\(name)'")
-        }
+        noDecay = try file.oracleNoDecay(path: path)
+        try file.requireOracleTensors(["input.images", "input.mask"], path: path)
     }
 
     public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
@@ -93,20 +84,9 @@ public struct SwinOracleCase {
         }
 
         if withSteps && optim.steps > 0 {
-            let opt = AdamW(model.parameters, beta1: optim.beta1, beta2: optim.beta2, eps: optim.eps,
-                            weightDecay: optim.weightDecay)
-            var losses: [Float] = []
-            for s in 1...optim.steps {
-                model.zeroGrad()
-                losses.append(Float(model.forwardBackward(images, mask: mask, batch: B)))
-                if optim.clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: optim.clipGrad) }
-                opt.update(lr: optim.lr)
-                if s == 1 || s == optim.steps {
-                    for p in model.parameters { out["step\(s).\(p.name)"] = p.value.clone() }
-                }
-            }
-            losses.append(Float(model.forward(images, mask: mask, batch: B)))
-            out["output.step_losses"] = Tensor(shape: [losses.count], values: losses)
+            optim.run(model, into: &out,
+                      forwardBackward: { model.forwardBackward(images, mask: mask, batch: B) },
+                      forward: { model.forward(images, mask: mask, batch: B) })
         }
         return out
     }
