@@ -121,9 +121,8 @@ public enum BLASKernel {
         return s
     }
 
-    static func currentStatus(replaced: String?) -> Status {
+    static func currentStatus(replaced: String?, cpu: CPUFeatures? = CPUFeatures.current()) -> Status {
         let env = ProcessInfo.processInfo.environment
-        let cpu = CPUFeatures.current()
         let origin: Origin
         switch decide(cpu: cpu, loaded: BLAS.corename, environment: env) {
         case .keep(let o): origin = o
@@ -153,8 +152,9 @@ public enum BLASKernel {
             launchStatus = currentStatus(replaced: nil)
             return
         }
-        switch decide(cpu: CPUFeatures.current(), loaded: loaded, environment: env) {
-        case .keep: launchStatus = currentStatus(replaced: nil)
+        let cpu = CPUFeatures.current()   // read once: the launch path runs on every command
+        switch decide(cpu: cpu, loaded: loaded, environment: env) {
+        case .keep: launchStatus = currentStatus(replaced: nil, cpu: cpu)
         case .switchTo(let name): reexec(coretype: name, replaced: loaded)
         case .unset: reexec(coretype: nil, replaced: nil)
         }
