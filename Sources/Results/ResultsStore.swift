@@ -16,10 +16,13 @@ public final class ResultsStore: @unchecked Sendable {
     /// Opens (creating and migrating when missing) the database at `path`. With `readOnly`
     /// the file must exist and is never written, nor are -wal/-shm files left beside it
     /// (`DatabaseFile.openReadOnly`): what `plan`, `status`, `tables` and `query` use.
-    public init(path: String, readOnly: Bool = false) throws {
+    /// `allowNew`: with `readOnly`, a file another writer has only begun to create (no
+    /// tables yet) reads as an empty database instead of an error, for a writer's own look
+    /// before it writes.
+    public init(path: String, readOnly: Bool = false, allowNew: Bool = false) throws {
         self.path = path
         if readOnly {
-            writer = try DatabaseFile.openReadOnly(path: path, migrator: ResultsStore.migrator)
+            writer = try DatabaseFile.openReadOnly(path: path, migrator: ResultsStore.migrator, allowEmpty: allowNew)
             return
         }
         // Looked at read-only first: opening for writing would switch another program's
@@ -96,6 +99,9 @@ public final class ResultsStore: @unchecked Sendable {
         }
         return "\(error)"
     }
+
+    /// No tables yet: a database another writer has only begun to create.
+    public func isNew() throws -> Bool { try writer.read { try !$0.tableExists("runs") } }
 
     // MARK: schema
 

@@ -207,7 +207,9 @@ struct SweepRunCommand: ParsableCommand {
         guard options.db.isEmpty || FileManager.default.fileExists(atPath: options.db) else { return nil }
         // A 0-byte file is a database another runner has just created: new, for a writer.
         if let size = (try? FileManager.default.attributesOfItem(atPath: options.db))?[.size] as? Int, size == 0 { return nil }
-        let store = try ResultsStore(path: options.db, readOnly: true)
+        // So is one whose header is written but not its tables yet.
+        let store = try ResultsStore(path: options.db, readOnly: true, allowNew: true)
+        if try store.isNew() { return nil }
         let plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed)
         guard try store.isRegistered(spec.runs.map(\.id), sweep: spec.name) else { return nil }
         return plan.toRun.isEmpty && plan.count(.running) == 0 ? plan : nil
