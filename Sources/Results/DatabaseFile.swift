@@ -37,10 +37,13 @@ enum DatabaseFile {
 
     /// The schema in the file is mimlab's and no newer than this build's: every migration it
     /// records is one this build registers (compared by identifier, so migrations added
-    /// later need nothing here). A database without tables is a new one (`allowEmpty`).
+    /// later need nothing here). A database without tables, or with only GRDB's migrations
+    /// table, is a new one (`allowEmpty`).
     static func checkSchema(_ db: Database, path: String, migrator: DatabaseMigrator, allowEmpty: Bool) throws {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        if tables.isEmpty {
+        // GRDB creates its migrations table in a transaction of its own before the first
+        // migration's: a file holding only that table is one another writer is creating.
+        if tables.isEmpty || tables == ["grdb_migrations"] {
             if allowEmpty { return }
             throw ResultsError("\(path): an SQLite database with no tables, not a results database yet; `mimlab sweep run` fills it")
         }
@@ -60,7 +63,7 @@ enum DatabaseFile {
     /// A read-only connection that writes nothing: not the file (no change counter, no
     /// schema cookie) and, when no writer is around (no -wal beside it), no -wal/-shm
     /// either, as SQLite opens such a file `immutable`. With a -wal present (a sweep is
-    /// writing, or left its log unfolded), the connection reads through it.
+    /// writing, or left its log unfolded), the connection reads through it (`readOnlyTarget`).
     static func openReadOnly(path: String, migrator: DatabaseMigrator, allowEmpty: Bool = false) throws -> DatabaseQueue {
         guard try precheck(path: path) else {
             throw ResultsError("\(path): no results database there (run a sweep first, or pass --db PATH)")
@@ -69,8 +72,7 @@ enum DatabaseFile {
         config.readonly = true
         config.busyMode = .timeout(ResultsStore.busyTimeout)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA query_only = ON") }
-        let hasLog = FileManager.default.fileExists(atPath: path + "-wal")
-        let target = hasLog ? path : uri(path) + "?immutable=1"
+        let target = try readOnlyTarget(path)
         let queue: DatabaseQueue
         do {
             queue = try DatabaseQueue(path: target, configuration: config)
@@ -83,6 +85,25 @@ enum DatabaseFile {
             throw ResultsError("\(path): cannot read the results database: \(ResultsStore.describe(error))")
         }
         return queue
+    }
+
+    /// How to open `path` for reading. With no -wal beside it, `immutable`. With one, through
+    /// it, which needs the -shm index beside the file; where SQLite cannot create that (a
+    /// read-only directory or mount, where no writer can be at work either) an empty log is
+    /// nothing to read, so the file is opened `immutable` after all, and a log that holds
+    /// changes is refused in words rather than as "unable to open database file".
+    static func readOnlyTarget(_ path: String) throws -> String {
+        let immutable = uri(path) + "?immutable=1"
+        let log = path + "-wal"
+        guard FileManager.default.fileExists(atPath: log) else { return immutable }
+        let dir = (path as NSString).deletingLastPathComponent
+        guard !FileManager.default.fileExists(atPath: path + "-shm"), access(dir.isEmpty ? "." : dir, W_OK) != 0 else { return path }
+        let why = errno == EROFS ? "a read-only file system" : String(cString: strerror(errno))
+        let logSize = (try? FileManager.default.attributesOfItem(atPath: log))?[.size] as? Int ?? 0
+        if logSize == 0 { return immutable }
+        throw ResultsError("\(path): its write-ahead log \(log) holds \(logSize) bytes not yet folded into the file, and SQLite cannot "
+                           + "create the -shm index it needs to read them (the directory is not writable: \(why)); "
+                           + "where it is writable, `mimlab results checkpoint --db \(path)` folds the log in")
     }
 
     /// An SQLite `file:` URI for a path (the characters URIs reserve escaped).

@@ -100,6 +100,20 @@ public final class ResultsStore: @unchecked Sendable {
         return "\(error)"
     }
 
+    /// Closes the connections, and folds the write-ahead log into the file and removes it
+    /// when no other process has the database open. SQLite does that as the last connection
+    /// closes, but GRDB's pool closes its writer before its read-only readers, so the last
+    /// one to go cannot: one plain connection, opened and closed after the pool, is the last.
+    /// A log left behind keeps every later reader writing a -shm beside the file (and on a
+    /// read-only mount, unable to read it). Use after close throws.
+    public func close() {
+        if let queue = writer as? DatabaseQueue { try? queue.close(); return }
+        guard let pool = writer as? DatabasePool, (try? pool.close()) != nil else { return }
+        var config = Configuration()
+        config.busyMode = .timeout(1)
+        if let last = try? DatabaseQueue(path: path, configuration: config) { try? last.close() }
+    }
+
     /// No tables yet: a database another writer has only begun to create.
     public func isNew() throws -> Bool { try writer.read { try !$0.tableExists("runs") } }
 

@@ -25,6 +25,7 @@ struct ResultsCheckpointCommand: ParsableCommand {
     func run() throws {
         guard db.isEmpty || FileManager.default.fileExists(atPath: db) else { throw CLIError("\(db): no such database") }
         let store = try ResultsStore(path: db)
+        defer { store.close() }
         let (pages, moved) = try store.checkpoint()
         let check = try store.integrityCheck()
         let counts = try store.countsByStatus()
@@ -62,7 +63,9 @@ struct ResultsMergeCommand: ParsableCommand {
         }
         var (report, mergeable) = ResultsStore.previewMerge(shardsIn: dir)
         if mergeable {
-            report = try ResultsStore(path: db).merge(shardsIn: dir)
+            let store = try ResultsStore(path: db)
+            defer { store.close() }
+            report = try store.merge(shardsIn: dir)
         } else if db.isEmpty || FileManager.default.fileExists(atPath: db) {
             // Nothing to ingest: the database is only checked, and stays byte-identical.
             _ = try ResultsStore(path: db, readOnly: true)

@@ -181,6 +181,7 @@ struct SweepRunCommand: ParsableCommand {
             return try finish(spec, plan: idle)
         }
         let store = try ResultsStore(path: options.db)
+        defer { store.close() }
         try store.register(spec.runs.map { ($0.id, $0.canonicalJSON) }, sweep: spec.name)
         if backendOptions.backend == .slurm { return try runSlurm(spec, store: store) }
         let plan = try SweepPlan.make(spec, store: store, retryFailed: retryFailed)
@@ -286,6 +287,7 @@ struct SweepWorkerCommand: ParsableCommand {
     func run() throws {
         let spec = try options.load()
         let store = try ResultsStore(path: options.db)
+        defer { store.close() }
         let prefix = "[worker \(workerIndex)] "
         try LocalPool.runWorker(spec, store: store, threads: threads, retryFailed: retryFailed, cache: cache, keepRuns: keepRuns,
                                 observer: LocalSweepObserver(spec: spec, plan: nil, verbose: false, prefix: prefix),
