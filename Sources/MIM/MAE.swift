@@ -52,12 +52,18 @@ public final class MAE: PretrainMethod {
     /// PyTorch's Conv2d default U(±1/√(C·p²)), class and mask tokens N(0, 0.02), LayerNorm
     /// (1, 0). The position tables are fixed.
     public func initialize(_ rng: inout PRNG) {
+        MAE.officialInitialize(parameters, encoder: encoder, config: config, &rng)
+    }
+
+    /// `initialize` on any parameter list holding `encoder`'s (MaskAlign copies this
+    /// initialisation). A 1-D tensor that is not a bias is a LayerNorm gain.
+    public static func officialInitialize(_ parameters: [Parameter], encoder: ViTEncoder, config: ViTConfig, _ rng: inout PRNG) {
         func xavier(_ w: Parameter, fanIn: Int, fanOut: Int) {
             let bound = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
             rng.fillUniform(w.value, -bound, bound)
         }
         for p in parameters {
-            if p.name.hasSuffix("norm1.weight") || p.name.hasSuffix("norm2.weight") || p.name.hasSuffix("norm.weight") {
+            if p.value.shape.count == 1 && !p.name.hasSuffix(".bias") {
                 p.value.fill(1)
             } else if p.name.hasSuffix("_token") {
                 rng.fillNormal(p.value, std: 0.02)

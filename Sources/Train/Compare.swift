@@ -34,7 +34,7 @@ public enum Compare {
 
     /// The bars for a reference file of this `format` metadata.
     public static func tolerance(forFormat format: String?) -> (String) -> Double {
-        format == MAEOracleCase.format ? maeTolerance : defaultTolerance
+        format == MAEOracleCase.format || format == MaskAlignOracleCase.format ? maeTolerance : defaultTolerance
     }
 
     public static func run(reference: [String: Tensor], test: [String: Tensor], atol: Double = 1e-6,

@@ -25,17 +25,8 @@ public enum MAERecipe: MethodRecipe {
         if c.mask.type != "random" {
             throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method mae masks tokens at random (sorted noise, as the official code); valid: random")
         }
-        if c.mask.patch != vit.patchSize {
-            throw ConfigError("\(r.origin("mask.patch")): mask.patch = \(c.mask.patch): method mae masks single tokens; set mask.patch = \(vit.patchSize) (encoder.patch)")
-        }
-        let d = RunConfig()
-        for (field, isDefault) in [("head.type", c.head.type == d.head.type), ("head.depth", c.head.depth == d.head.depth),
-                                   ("head.width", c.head.width == d.head.width), ("head.heads", c.head.heads == d.head.heads),
-                                   ("target.type", c.target.type == d.target.type),
-                                   ("target.pred_resolution", c.target.predResolution == d.target.predResolution),
-                                   ("target.loss_on", c.target.lossOn == d.target.lossOn)] where !isDefault {
-            throw ConfigError("\(r.origin(field)): \(field) is a SimMIM setting that method mae does not use; MAE's decoder and target are set in mae.decoder_depth, mae.decoder_width, mae.decoder_heads, mae.norm_pix")
-        }
+        try refuseSimMIMSettings(r, c, method: "mae",
+            instead: "MAE's decoder and target are set in mae.decoder_depth, mae.decoder_width, mae.decoder_heads, mae.norm_pix")
         c.mae = m
     }
 

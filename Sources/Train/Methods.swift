@@ -27,6 +27,7 @@ public enum Methods {
     public static let registry: [String: any MethodRecipe.Type] = [
         "simmim": SimMIMRecipe.self,
         "mae": MAERecipe.self,
+        "maskalign": MaskAlignRecipe.self,
     ]
 
     public static var names: [String] { registry.keys.sorted() }
@@ -48,5 +49,22 @@ public enum Methods {
         let prefix = ((try? recipe(config))?.encoderOptions.classToken ?? false) ? 1 : 0
         return FineTuneModel.flops(ViTEncoder.flops(vit, prefixTokens: prefix, kept: nil), dim: vit.dim,
                                    classes: config.data.classes)
+    }
+}
+
+/// For methods that drop single tokens and bring their own target: `mask.patch` must be
+/// the encoder's patch, and SimMIM's `head` and `target` sections must keep their defaults.
+func refuseSimMIMSettings(_ r: ConfigReader, _ c: RunConfig, method: String, instead: String) throws {
+    let vit = c.encoder.vit
+    if c.mask.patch != vit.patchSize {
+        throw ConfigError("\(r.origin("mask.patch")): mask.patch = \(c.mask.patch): method \(method) masks single tokens; set mask.patch = \(vit.patchSize) (encoder.patch)")
+    }
+    let d = RunConfig()
+    for (field, isDefault) in [("head.type", c.head.type == d.head.type), ("head.depth", c.head.depth == d.head.depth),
+                               ("head.width", c.head.width == d.head.width), ("head.heads", c.head.heads == d.head.heads),
+                               ("target.type", c.target.type == d.target.type),
+                               ("target.pred_resolution", c.target.predResolution == d.target.predResolution),
+                               ("target.loss_on", c.target.lossOn == d.target.lossOn)] where !isDefault {
+        throw ConfigError("\(r.origin(field)): \(field) is a SimMIM setting that method \(method) does not use; \(instead)")
     }
 }

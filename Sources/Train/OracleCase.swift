@@ -146,7 +146,7 @@ extension OracleCase.Optim {
     /// The oracle's AdamW steps (SimMIM and Swin cases alike): the parameters after step 1
     /// and the last step as `step<s>.<name>`, and every step's loss plus the loss after the
     /// last one as `output.step_losses`.
-    func run(_ model: Module, into out: inout [String: Tensor],
+    func run(_ model: Module, into out: inout [String: Tensor], names: (String) -> String = { $0 },
              forwardBackward: () -> Double, forward: () -> Double) {
         let opt = AdamW(model.parameters, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
         var losses: [Float] = []
@@ -156,7 +156,7 @@ extension OracleCase.Optim {
             if clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: clipGrad) }
             opt.update(lr: lr)
             if s == 1 || s == steps {
-                for p in model.parameters { out["step\(s).\(p.name)"] = p.value.clone() }
+                for p in model.parameters { out["step\(s).\(names(p.name))"] = p.value.clone() }
             }
         }
         losses.append(Float(forward()))

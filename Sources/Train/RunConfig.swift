@@ -92,6 +92,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// MAE's section; nil for every other method, so it is absent from their canonical JSON
     /// and their run ids did not change when MAE came.
     public var mae: MAEConfig? = nil
+    /// MaskAlign's section; nil for every other method (absent from their JSON, ids kept).
+    public var maskalign: MaskAlignConfig? = nil
     public var pretrain = PhaseConfig(epochs: 4, batch: 64, baseLR: 8e-3, warmupEpochs: 0.5, minLR: 1e-5,
                                       weightDecay: 0.05, clipGrad: 5, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
     public var finetune = PhaseConfig(epochs: 10, batch: 64, baseLR: 8e-3, warmupEpochs: 1, minLR: 1e-6,
@@ -404,6 +406,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         enc.keyEncodingStrategy = .convertToSnakeCase
         var c = self
         if c.data.dataset == "folder" { c.data.path = nil }
+        c.maskalign?.teacherPath = nil
         return String(decoding: try! enc.encode(c), as: UTF8.self)
     }
 }

@@ -1,0 +1,111 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+
+/// One MaskAlign oracle case (`scripts/oracle/maskalign_ref.py`): student, adapter and
+/// alignment weights under the official `models_pretrain.py` names, the teacher under
+/// `teacher.` in timm's layout, images and the sampling noise (Exp(1) for attentive masking,
+/// uniform for random), the model and optimiser settings in the metadata. `run()` computes
+/// what the float64 reference writes: loss, kept ids, importance, the teacher's last
+/// attention, every trainable gradient, the parameters after N AdamW steps.
+public struct MaskAlignOracleCase {
+    public static let format = "maskalign-oracle-v1"
+    public static let integerOutputs: Set<String> = ["output.ids_keep"]
+
+    public let path: String
+    public let file: SafetensorsFile
+    public let config: ViTConfig
+    public let maskRatio: Double
+    public let teacherHeads: Int
+    public let alignConfig: MaskAlignConfig
+    public let optim: OracleCase.Optim
+    public let noDecay: Set<String>?
+
+    public init(path: String) throws {
+        self.path = path
+        let file = try SafetensorsFile(contentsOf: path)
+        self.file = file
+        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
+        func int(_ k: String, _ def: Int) -> Int { (c[k] as? NSNumber)?.intValue ?? def }
+        func str(_ k: String, _ def: String) -> String { (c[k] as? String) ?? def }
+        config = ViTConfig(imageSize: int("img_size", 16), patchSize: int("patch_size", 4), channels: 3,
+                           dim: int("embed_dim", 32), depth: int("depth", 3), heads: int("num_heads", 2))
+        maskRatio = (c["mask_ratio"] as? NSNumber)?.doubleValue ?? 0.5
+        teacherHeads = int("teacher_num_heads", 2)
+        var m = MaskAlignConfig()
+        m.levels = int("levels", 5)
+        let fusion = ["linear": AlignmentStrategy.dynamic, "simple": .layerwise]
+        let heads = ["linear": AdapterKind.linear, "norm_linear": .normLinear, "mlp": .mlp]
+        let masks = ["attention": MaskAlignMasking.attentive, "random": .random]
+        guard let a = fusion[str("fusion_type", "linear")], let h = heads[str("head_type", "linear")],
+              let k = masks[str("mask_type", "attention")] else {
+            throw OracleError("\(path): metadata 'config': fusion_type, head_type or mask_type not one mimlab implements")
+        }
+        m.alignment = a; m.adapter = h; m.masking = k
+        alignConfig = m
+        var opt = OracleCase.Optim()
+        func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
+        opt.lr = Float(dbl("lr", 1e-3)); opt.beta1 = Float(dbl("beta1", 0.9)); opt.beta2 = Float(dbl("beta2", 0.95))
+        opt.eps = Float(dbl("eps", 1e-8)); opt.weightDecay = Float(dbl("weight_decay", 0.05))
+        opt.steps = (o["steps"] as? NSNumber)?.intValue ?? 3
+        optim = opt
+        noDecay = try file.oracleNoDecay(path: path)
+        try file.requireOracleTensors(["input.images", "input.noise"], path: path)
+    }
+
+    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
+
+    /// The model with the case's weights and no-decay list; the teacher through the same
+    /// loader as a timm-style checkpoint.
+    public func model() throws -> MaskAlign {
+        let prefix = "teacher."
+        let teacherFile = SafetensorsFile(tensors: file.tensors.filter { $0.key.hasPrefix(prefix) },
+                                          metadata: ["num_heads": String(teacherHeads)])
+        let teacher = try TeacherCheckpoint(teacherFile, path: path, prefix: prefix, imageSize: config.imageSize)
+        var m = alignConfig
+        teacher.describe(into: &m)
+        let model: MaskAlign
+        do { model = try MaskAlign(config, m, teacher: MaskAlignTeacher(teacher.encoder), maskRatio: maskRatio) } catch {
+            throw OracleError("\(path): metadata 'config': \(error)")
+        }
+        var byOurName: [String: Tensor] = [:]
+        for p in model.parameters {
+            let official = MaskAlign.officialName(p.name)
+            guard let t = file.tensors[official] else { throw OracleError("\(path): missing tensor '\(official)'") }
+            byOurName[p.name] = t
+        }
+        try model.load(byOurName)
+        if let noDecay { for p in model.parameters { p.weightDecay = !noDecay.contains(MaskAlign.officialName(p.name)) } }
+        return model
+    }
+
+    public func run(steps withSteps: Bool = true) throws -> [String: Tensor] {
+        let B = batch, L = config.tokens, K = MAEConfig.keptTokens(tokens: L, maskRatio: maskRatio)
+        let images = file.tensors["input.images"]!, noise = file.tensors["input.noise"]!
+        guard images.count == B * 3 * config.imageSize * config.imageSize, noise.count == B * L else {
+            throw OracleError("\(path): input.images \(images.shape) or input.noise \(noise.shape) does not fit [B, 3, \(config.imageSize), \(config.imageSize)] and [B, \(L)]")
+        }
+        let model = try self.model()
+        var out: [String: Tensor] = [:]
+        model.setNoise(noise.array, batch: B)
+        model.zeroGrad()
+        out["output.loss"] = Tensor(scalar: Float(model.step(images, batch: B)))
+        out["output.grad_norm"] = Tensor(scalar: Float(model.gradNorm()))
+        out["output.ids_keep"] = Tensor(shape: [B, K], values: model.masking!.idsKeep.map(Float.init))
+        if alignConfig.masking == .attentive { out["output.importance"] = Tensor(shape: [B, L], values: model.importance) }
+        let attention = model.teacher.lastAttention.clone()
+        out["output.teacher_attention"] = attention
+        for p in model.parameters { out["grad." + MaskAlign.officialName(p.name)] = p.grad.clone() }
+        if withSteps && optim.steps > 0 {
+            optim.run(model, into: &out, names: MaskAlign.officialName) {
+                model.setNoise(noise.array, batch: B)
+                return model.step(images, batch: B)
+            } forward: {
+                model.setNoise(noise.array, batch: B)
+                return model.forward(images, batch: B)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+
+/// MaskAlign from a run config: the `maskalign:` section (`MaskAlignConfig`) and
+/// `mask.ratio`. The teacher is named by run id (16 hex digits, found as
+/// `<teacher_runs>/<id>/pretrain.safetensors`, the layout of `mimlab run --out` and of a
+/// sweep's `--keep-runs`) or by the path of a checkpoint (or of a run directory); its
+/// identity (`run:<id>`, or `sha256:` of the file) and shape go into the config, so the
+/// student's run id changes with the teacher. MaskAlign aligns features on single visible
+/// tokens with its own masking, so the SimMIM settings must stay at their defaults.
+public enum MaskAlignRecipe: MethodRecipe {
+    public static let section: (name: String, keys: [String])? = (
+        "maskalign", ["teacher", "teacher_runs", "teacher_dim", "levels", "alignment", "adapter", "masking"])
+
+    public static func read(_ r: ConfigReader, into c: inout RunConfig) throws {
+        var m = MaskAlignConfig()
+        let raw = try r.string("maskalign.teacher", "")
+        let runs = try r.string("maskalign.teacher_runs", "runs")
+        if raw.isEmpty {
+            throw ConfigError("\(r.origin("maskalign")): maskalign.teacher is required: a run id (16 hex digits, under maskalign.teacher_runs) or the path of a ViT checkpoint (.safetensors)")
+        }
+        let byRunID = raw.count == 16 && raw.allSatisfy(\.isHexDigit)
+        var path = byRunID ? (runs as NSString).appendingPathComponent("\(raw)/pretrain.safetensors") : raw
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            path = (path as NSString).appendingPathComponent("pretrain.safetensors")
+        }
+        path = URL(fileURLWithPath: path).standardizedFileURL.path
+        let teacher: TeacherCheckpoint
+        do { teacher = try TeacherCheckpoint(path: path, imageSize: c.data.imageSize) } catch let e as ConfigError {
+            throw ConfigError("\(r.origin("maskalign.teacher")): \(e)")
+        }
+        if byRunID {
+            guard let json = teacher.runConfig, String(SHA256.hex(Array(json.utf8)).prefix(16)) == raw.lowercased() else {
+                throw ConfigError("\(r.origin("maskalign.teacher")): \(path): metadata 'config': not the config of run \(raw)")
+            }
+            m.teacher = "run:" + raw.lowercased()
+        } else {
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw ConfigError("\(r.origin("maskalign.teacher")): \(path): not readable (maskalign.teacher)")
+            }
+            m.teacher = "sha256:" + SHA256.hex(Array(bytes))
+        }
+        m.teacherPath = path
+        teacher.describe(into: &m)
+        let expected = try r.int("maskalign.teacher_dim", m.teacherDim, min: 1, max: RunConfig.Bounds.width)
+        if expected != m.teacherDim {
+            throw ConfigError("\(r.origin("maskalign.teacher_dim")): \(path): patch_embed.proj.weight: the teacher's width is \(m.teacherDim), maskalign.teacher_dim (the adapters' output width) says \(expected)")
+        }
+        // The official top-5, or every level of a shallower teacher.
+        m.levels = try r.int("maskalign.levels", min(m.levels, m.teacherDepth), min: 1, max: RunConfig.Bounds.depth)
+        m.alignment = AlignmentStrategy(rawValue: try r.string("maskalign.alignment", m.alignment.rawValue,
+                                                              oneOf: AlignmentStrategy.allCases.map(\.rawValue)))!
+        m.adapter = AdapterKind(rawValue: try r.string("maskalign.adapter", m.adapter.rawValue, oneOf: AdapterKind.allCases.map(\.rawValue)))!
+        m.masking = MaskAlignMasking(rawValue: try r.string("maskalign.masking", m.masking.rawValue,
+                                                           oneOf: MaskAlignMasking.allCases.map(\.rawValue)))!
+        let vit = c.encoder.vit
+        do { try m.validate(student: vit, maskRatio: c.mask.ratio) } catch let e as ConfigFieldError {
+            throw ConfigError("\(r.origin(e.field)): \(e)")
+        }
+        if teacher.encoder.tokenCount != vit.tokens {
+            throw ConfigError("\(r.origin("maskalign.teacher")): \(path): patch_embed.proj.weight: the teacher cuts \(c.data.imageSize)-px images into \(teacher.encoder.tokenCount) patches, the student (encoder.patch = \(vit.patchSize)) into \(vit.tokens); they must share the grid")
+        }
+        if c.mask.type != "random" {
+            throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method maskalign draws its own masks (maskalign.masking: attentive or random); valid: random")
+        }
+        try refuseSimMIMSettings(r, c, method: "maskalign",
+                                 instead: "MaskAlign's targets are the teacher's features, set in the maskalign section")
+        c.maskalign = m
+    }
+
+    /// The teacher is loaded here, so a file that changed or vanished since the config was
+    /// read fails with its name and field.
+    public static func make(_ config: RunConfig, data: RunData?) throws -> any PretrainMethod {
+        guard let m = config.maskalign, let path = m.teacherPath else {
+            throw ConfigError("maskalign.teacher: the run config does not say where the teacher checkpoint is")
+        }
+        let teacher = try TeacherCheckpoint(path: path, imageSize: config.data.imageSize)
+        if teacher.encoder.dim != m.teacherDim {
+            throw ConfigError("\(path): patch_embed.proj.weight: the teacher's width is \(teacher.encoder.dim), the adapters expect maskalign.teacher_dim = \(m.teacherDim)")
+        }
+        do {
+            return try MaskAlign(config.encoder.vit, m, teacher: MaskAlignTeacher(teacher.encoder), maskRatio: config.mask.ratio)
+        } catch let e as ConfigFieldError { throw ConfigError("\(path): \(e.field): \(e)") }
+    }
+
+    public static func flopsPerImage(_ config: RunConfig) -> FlopCount {
+        MaskAlign.flopsPerImage(config.encoder.vit, config.maskalign ?? MaskAlignConfig(), maskRatio: config.mask.ratio)
+    }
+
+    /// The official fine-tuning pools the patch tokens (`global_pool`), as MAE's.
+    public static func pool(_ config: RunConfig) -> TokenPool { .mean }
+
+    public static var encoderOptions: ViTOptions { .mae }
+}

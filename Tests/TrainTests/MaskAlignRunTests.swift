@@ -1,0 +1,130 @@
+import Foundation
+import MIM
+import NN
+import Tensor
+import Train
+import XCTest
+
+/// MaskAlign from a run config: a teacher made in-harness (an MAE run's encoder, named by
+/// run id) and a timm-style checkpoint (named by path), the run end to end, the teacher in
+/// the run id, and one-line errors naming the file and the field.
+final class MaskAlignRunTests: XCTestCase {
+    static let tiny = """
+    data: {pool_size: 128, finetune_size: 64, test_size: 64}
+    encoder: {preset: vit-nano}
+    mask: {patch: 4, ratio: 0.75}
+    pretrain: {epochs: 1, batch: 32}
+    finetune: {epochs: 1, batch: 32}
+    linprobe: {epochs: 1, batch: 32}
+    """
+
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("mimlab-maskalign-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+
+    func config(_ overrides: [String]) throws -> RunConfig {
+        try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: ["method=maskalign"] + overrides)
+    }
+
+    /// A random ViT in timm's layout (class token; `pos_embed` with the class token's row).
+    @discardableResult
+    func writeTimmTeacher(_ name: String, dim: Int = 24, seed: UInt64 = 1, heads: String? = "2") throws -> String {
+        let vit = ViTConfig(imageSize: 32, patchSize: 4, dim: dim, depth: 3, heads: 2)
+        let enc = ViTEncoder(vit, options: ViTOptions(classToken: true, position: .learned))
+        var rng = PRNG(seed: seed)
+        for p in enc.parameters { rng.fillNormal(p.value, std: 0.2) }
+        var tensors: [String: Tensor] = [:]
+        for p in enc.parameters { tensors[MaskAlign.officialName(p.name)] = p.value }
+        tensors["pos_embed"] = Tensor(shape: [1, 1 + vit.tokens, dim], values: [Float](repeating: 0, count: dim) + enc.posEmbed!.value.array)
+        let file = path(name)
+        try SafetensorsFile(tensors: tensors, metadata: heads.map { ["num_heads": $0] } ?? [:]).write(to: file)
+        return file
+    }
+
+    func assertError(_ overrides: [String], mentions words: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try config(overrides), file: file, line: line) { e in
+            let s = "\(e)"
+            XCTAssertFalse(s.contains("\n"), s, file: file, line: line)
+            for w in words { XCTAssert(s.contains(w), "'\(w)' not in: \(s)", file: file, line: line) }
+        }
+    }
+
+    /// An MAE run's encoder as the teacher (by run id, as `mimlab run --out runs/<id>` keeps
+    /// it): MaskAlign pre-trains, probes and fine-tunes; the teacher's id is in the config.
+    func testMaskAlignRunsEveryPhaseWithAnMAETeacher() throws {
+        let mae = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml",
+                                      overrides: ["method=mae", "mae.decoder_width=32", "linprobe.epochs=0", "finetune.epochs=0"])
+        let id = String(SHA256.hex(Array(mae.canonicalJSON().utf8)).prefix(16))
+        let runs = path("runs")
+        try FileManager.default.createDirectory(atPath: runs + "/" + id, withIntermediateDirectories: true)
+        _ = try Run(config: mae, outputDir: runs + "/" + id).execute(try RunDataFactory.make(mae, cacheDir: path("cache")))
+        let c = try config(["maskalign.teacher=\(id)", "maskalign.teacher_runs=\(runs)", "maskalign.levels=2"])
+        XCTAssertEqual(c.maskalign?.teacher, "run:\(id)")
+        XCTAssertEqual(c.maskalign?.teacherDim, 48)
+        XCTAssertEqual(c.maskalign?.teacherClassToken, true)
+        XCTAssertFalse(c.canonicalJSON().contains(runs), "the teacher's path is not part of the run's identity")
+        let r = try Run(config: c, outputDir: nil).execute(try RunDataFactory.make(c, cacheDir: path("cache")))
+        for key in ["pretrain.loss", "pretrain.gflop", "linprobe.top1", "finetune.top1"] {
+            XCTAssert(r[key]?.isFinite == true, "\(key): \(r.values)")
+        }
+        XCTAssertGreaterThan(r["pretrain.loss"]!, 0)
+    }
+
+    /// A timm-style checkpoint by path, every alignment, adapter and masking: a step runs and
+    /// its loss is finite; the teacher's file hash is in the config, so a different teacher is
+    /// a different run.
+    func testTimmTeacherByPathEveryVariant() throws {
+        let a = try writeTimmTeacher("a.safetensors"), b = try writeTimmTeacher("b.safetensors", seed: 2)
+        let ca = try config(["maskalign.teacher=\(a)"]), cb = try config(["maskalign.teacher=\(b)"])
+        XCTAssert(ca.maskalign!.teacher.hasPrefix("sha256:"))
+        XCTAssertNotEqual(ca.canonicalJSON(), cb.canonicalJSON())
+        XCTAssertEqual(ca.maskalign?.levels, 3, "top-5 by default, every level of a 3-block teacher")
+        for o in [["maskalign.alignment=layerwise", "maskalign.levels=2"], ["maskalign.adapter=norm-linear"],
+                  ["maskalign.adapter=mlp", "maskalign.masking=random"]] {
+            let c = try config(["maskalign.teacher=\(a)", "maskalign.levels=2"] + o)
+            let m = try MaskAlignRecipe.make(c, data: nil) as! MaskAlign
+            var rng = PRNG(seed: 0)
+            m.initialize(&rng)
+            m.drawMasks(batch: 2, &rng)
+            let images = Tensor(shape: [2, 3, 32, 32])
+            rng.fillNormal(images, std: 1)
+            XCTAssert(m.step(images, batch: 2).isFinite, "\(o)")
+            XCTAssertEqual(m.masking?.idsKeep.count, 2 * 16)
+        }
+    }
+
+    /// Done-when 4: a missing, unreadable or mis-shaped teacher, or one of another width than
+    /// the adapters expect: one line naming the file and the field.
+    func testTeacherErrorsNameTheFileAndTheField() throws {
+        let missing = path("nowhere.safetensors")
+        assertError(["maskalign.teacher=\(missing)"], mentions: [missing, "maskalign.teacher", "no such file"])
+        assertError(["maskalign.teacher=0123456789abcdef", "maskalign.teacher_runs=\(dir!)"],
+                    mentions: ["0123456789abcdef/pretrain.safetensors", "no such file"])
+        let garbage = path("garbage.safetensors")
+        try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: garbage))
+        assertError(["maskalign.teacher=\(garbage)"], mentions: [garbage, "maskalign.teacher", "safetensors"])
+        let noHeads = try writeTimmTeacher("noheads.safetensors", heads: nil)
+        assertError(["maskalign.teacher=\(noHeads)"], mentions: [noHeads, "num_heads"])
+        let t = try writeTimmTeacher("t.safetensors")
+        assertError(["maskalign.teacher=\(t)", "maskalign.teacher_dim=32"], mentions: [t, "maskalign.teacher_dim", "24"])
+        assertError(["maskalign.teacher=\(t)", "maskalign.levels=4"], mentions: ["maskalign.levels", "depth 3"])
+        assertError([], mentions: ["maskalign.teacher is required"])
+        assertError(["maskalign.teacher=\(t)", "head.type=mlp2"], mentions: ["head.type", "method maskalign"])
+        assertError(["maskalign.teacher=\(t)", "mask.patch=8"], mentions: ["mask.patch", "method maskalign"])
+        // The checkpoint changed width after the config was read: the adapters expect 24.
+        let c = try config(["maskalign.teacher=\(t)", "maskalign.levels=2"])
+        try writeTimmTeacher("t.safetensors", dim: 32)
+        XCTAssertThrowsError(try MaskAlignRecipe.make(c, data: nil)) { e in
+            XCTAssert("\(e)".contains(t) && "\(e)".contains("patch_embed.proj.weight") && "\(e)".contains("teacher_dim"), "\(e)")
+        }
+        try FileManager.default.removeItem(atPath: t)
+        XCTAssertThrowsError(try MaskAlignRecipe.make(c, data: nil)) { e in XCTAssert("\(e)".contains(t), "\(e)") }
+    }
+}
