@@ -119,18 +119,7 @@ public final class MaskAlign: PretrainMethod {
     public func forward(_ images: Tensor, batch B: Int) -> Double {
         self.batch = B
         let L = config.tokens, K = kept, R = B * (1 + K)
-        teacher.forward(images, batch: B)
-        let m: TokenMasking
-        switch alignConfig.masking {
-        case .random:
-            guard let drawn = masking, drawn.batch == B else { preconditionFailure("MaskAlign.forward: no masks drawn for \(B) images") }
-            m = drawn
-        case .attentive:
-            guard let q = noise, q.count == B * L else { preconditionFailure("MaskAlign.forward: no noise drawn for \(B) images") }
-            let prefix = teacher.hasClassToken ? 1 : 0
-            importance = AttentiveMasking.importance(attention: teacher.lastAttention, batch: B, heads: teacher.heads, prefix: prefix)
-            m = AttentiveMasking.masking(importance: importance, noise: q, batch: B, kept: K)
-        }
+        let m = masks(for: images, batch: B)
         masking = m
         var noRNG: PRNG? = nil
         student.encode(student.embed(images, batch: B), batch: B, keep: m.idsKeep, rng: &noRNG)
@@ -155,6 +144,22 @@ public final class MaskAlign: PretrainMethod {
             for i in 0..<grads[j].count { G[i] *= Float(w) }
         }
         return total
+    }
+
+    /// Runs the teacher on `images` and returns the masks of the step (for attentive masking,
+    /// ranked from its attention and the drawn noise).
+    public func masks(for images: Tensor, batch B: Int) -> TokenMasking {
+        teacher.forward(images, batch: B)
+        switch alignConfig.masking {
+        case .random:
+            guard let drawn = masking, drawn.batch == B else { preconditionFailure("MaskAlign.forward: no masks drawn for \(B) images") }
+            return drawn
+        case .attentive:
+            guard let q = noise, q.count == B * config.tokens else { preconditionFailure("MaskAlign.forward: no noise drawn for \(B) images") }
+            let prefix = teacher.hasClassToken ? 1 : 0
+            importance = AttentiveMasking.importance(attention: teacher.lastAttention, batch: B, heads: teacher.heads, prefix: prefix)
+            return AttentiveMasking.masking(importance: importance, noise: q, batch: B, kept: kept)
+        }
     }
 
     /// Accumulates every parameter gradient of the last `forward`.

@@ -68,6 +68,11 @@ public struct Run {
         let model = try recipe.make(config, data: data)
         var initRNG = root.fork("init")
         model.initialize(&initRNG)
+        if let maskAlign = model as? MaskAlign, config.pretrain.epochs > 0 {
+            let used = UsedMaskAvgDist.measure(maskAlign, data: data.pretrain, spec: config.maskSpec, seed: seed, samples: Run.avgDistSamples)
+            result["avgdist"] = used.mean
+            result["avgdist_rel"] = used.meanRel
+        }
         if config.pretrain.epochs > 0 {
             let r = try Pretrainer(phase: config.pretrain, seed: seed)
                 .run(model, data: data.pretrain, observer: observer, checkpoint: checkpoint, config: config.canonicalJSON())

@@ -55,6 +55,32 @@ final class FlopCountTests: XCTestCase {
         XCTAssertGreaterThan(SimMIM.flopsPerImage(Self.vit, SimMIMConfig(target: .bins(256))).forward, 2 * base)
     }
 
+    /// MaskAlign: the student on the visible tokens, the adapters, the teacher's forward pass
+    /// (measured), and the Dynamic Alignment mix (not a Linear: added by hand).
+    func testMaskAlign() throws {
+        let B = 2
+        var rng = PRNG(seed: 3)
+        let images = Tensor(shape: [B, 3, 16, 16]); rng.fillNormal(images, std: 1)
+        let tvit = ViTConfig(imageSize: 16, patchSize: 4, channels: 3, dim: 24, depth: 3, heads: 2)
+        for (alignment, adapter, cls) in [(AlignmentStrategy.layerwise, AdapterKind.mlp, true), (.dynamic, .linear, false)] {
+            let teacher = ViTEncoder(tvit, options: ViTOptions(classToken: cls, position: .learned))
+            teacher.initialize(&rng)
+            var c = MaskAlignConfig()
+            c.teacherDim = 24; c.teacherDepth = 3; c.teacherHidden = tvit.mlpHidden; c.teacherClassToken = cls
+            c.levels = 2; c.alignment = alignment; c.adapter = adapter
+            let m = try MaskAlign(Self.vit, c, teacher: MaskAlignTeacher(teacher), maskRatio: 0.75)
+            m.initialize(&rng)
+            m.drawMasks(batch: B, &rng)
+            _ = m.forward(images, batch: B)
+            let mix = alignment == .dynamic ? 2.0 * 2 * Double(Self.vit.depth) * Double(1 + m.kept) * Double(Self.vit.dim) : 0
+            let measured = Self.measuredForward(m) / Double(B) + mix
+            XCTAssertEqual(m.flopsPerImage.forward, measured, accuracy: 1e-9 * measured, "\(alignment) \(adapter)")
+            let teacherForward = Self.measuredForward(m.teacher) / Double(B)
+            let patch = 2 * Double(Self.vit.tokens * Self.vit.dim * 48)
+            XCTAssertEqual(m.flopsPerImage.train, 3 * (measured - teacherForward) - patch + teacherForward, accuracy: 1e-9 * measured)
+        }
+    }
+
     func testMAEAndFineTune() throws {
         let B = 2
         var rng = PRNG(seed: 2)

@@ -75,6 +75,12 @@ final class MaskAlignRunTests: XCTestCase {
             XCTAssert(r[key]?.isFinite == true, "\(key): \(r.values)")
         }
         XCTAssertGreaterThan(r["pretrain.loss"]!, 0)
+        // AvgDist of the attentive masks the run drew, not of a mask spec.
+        let random = try Run(config: try config(["maskalign.teacher=\(id)", "maskalign.teacher_runs=\(runs)", "maskalign.levels=2",
+                                                 "maskalign.masking=random", "linprobe.epochs=0", "finetune.epochs=0"]), outputDir: nil)
+            .execute(try RunDataFactory.make(c, cacheDir: path("cache")))
+        XCTAssert(r["avgdist"]!.isFinite && random["avgdist"]!.isFinite)
+        XCTAssertNotEqual(r["avgdist"], random["avgdist"])
     }
 
     /// A timm-style checkpoint by path, every alignment, adapter and masking: a step runs and
