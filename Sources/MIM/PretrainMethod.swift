@@ -1,7 +1,7 @@
 import NN
 import Tensor
 
-/// A pre-training method (SimMIM, MAE; MaskAlign next): it owns the parameters it adds to
+/// A pre-training method (SimMIM, MAE, MaskAlign): it owns the parameters it adds to
 /// the encoder (mask token, head or decoder), draws its own masks, and does one step. The
 /// pre-train loop, the resumable state, the cost model and `Run` see only this.
 public protocol PretrainMethod: Module {

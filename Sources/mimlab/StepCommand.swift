@@ -7,7 +7,7 @@ import Train
 struct StepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "step",
-        abstract: "Run one oracle case (SimMIM or MAE): forward/backward, AdamW steps, fine-tune forward/backward.",
+        abstract: "Run one oracle case (SimMIM, MAE or MaskAlign): forward/backward, AdamW steps, fine-tune forward/backward.",
         discussion: """
         Reads a case file in the layout of shared/oracle (weights, images, mask and labels in a \
         .safetensors file; model and optimiser settings in its metadata) and writes every \
@@ -15,7 +15,10 @@ struct StepCommand: ParsableCommand {
         output.pred, output.grad_norm, grad.*, act.*, step1.* / stepN.*, output.step_losses, \
         ft.logits, ft.loss, ft.grad.*. MAE cases (format mae-oracle-v1, mae_ref.py) carry the \
         masking noise; their outputs add output.target, output.loss_per_patch, output.mask \
-        and output.ids_restore / output.ids_keep.
+        and output.ids_restore / output.ids_keep. MaskAlign cases (maskalign-oracle-v1, \
+        scripts/oracle/maskalign_ref.py) carry the teacher under teacher.* and the sampling \
+        noise; their outputs are output.loss, output.ids_keep, output.importance, \
+        output.teacher_attention, grad.*, step3.*, output.step_losses.
 
         Check the result against a reference with `mimlab compare --ref REF --test OUT`, or with \
         the oracle's own `simmim_ref.py compare`.
