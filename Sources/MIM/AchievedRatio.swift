@@ -8,6 +8,8 @@ public enum AchievedRatio {
     /// Exact for random and square masks (every draw hides the same count); for block-wise
     /// masks the mean over `samples` draws from `rng`.
     public static func of(_ spec: MaskSpec, samples: Int = 400, rng: inout PRNG) throws -> Double {
+        // MaskAlign's 0% row hides nothing (no generator takes a ratio of 0).
+        if spec.maskRatio == 0 { return 0 }
         var generator = try MaskGenerator(spec)
         let n = Double(spec.maskPatchCount)
         switch spec.type {

@@ -21,4 +21,11 @@ public protocol PretrainMethod: Module {
     func step(_ images: Tensor, batch: Int) -> Double
     /// FLOPs per image of `step`.
     var flopsPerImage: FlopCount { get }
+    /// The labels of the next step's images (called before `step`); only a supervised
+    /// method reads them.
+    func setLabels(_ labels: [Int32])
+}
+
+extension PretrainMethod {
+    public func setLabels(_ labels: [Int32]) {}
 }

@@ -28,6 +28,7 @@ public enum Methods {
         "simmim": SimMIMRecipe.self,
         "mae": MAERecipe.self,
         "maskalign": MaskAlignRecipe.self,
+        "supervised": SupervisedRecipe.self,
     ]
 
     public static var names: [String] { registry.keys.sorted() }

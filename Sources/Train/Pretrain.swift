@@ -81,7 +81,7 @@ public struct Pretrainer {
         while step < total {
             let epoch = step / perEpoch, index = step % perEpoch
             let t0 = Clock.now()
-            _ = data.fill(epoch: epoch, index: index, images: images)
+            model.setLabels(data.fill(epoch: epoch, index: index, images: images))
             let b = images.shape[0]
             model.drawMasks(batch: b, &maskRNG)
             let lr = sched.lr(at: step)

@@ -59,9 +59,10 @@ public struct Run {
         let root = PRNG(seed: seed)
 
         var avgRNG = root.fork("avgdist")
-        let stats = try AvgDist.estimate(config.maskSpec, samples: Run.avgDistSamples, rng: &avgRNG)
-        result["avgdist"] = stats.mean
-        result["avgdist_rel"] = stats.meanRel
+        // Nothing masked (MaskAlign's 0% row): AvgDist's own convention for such a mask is 0.
+        let stats = config.mask.ratio == 0 ? nil : try AvgDist.estimate(config.maskSpec, samples: Run.avgDistSamples, rng: &avgRNG)
+        result["avgdist"] = stats?.mean ?? 0
+        result["avgdist_rel"] = stats?.meanRel ?? 0
 
         // Pre-train (or not): the encoder every later phase starts from.
         let recipe = try Methods.recipe(config)

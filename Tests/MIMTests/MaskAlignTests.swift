@@ -143,3 +143,21 @@ final class MaskAlignTests: XCTestCase {
         }
     }
 }
+
+/// The supervised teacher learns its labels: the loss on one batch falls under AdamW.
+final class SupervisedPretrainingTests: XCTestCase {
+    func testLossFallsOnAFixedBatch() throws {
+        let m = try SupervisedPretraining(ViTConfig(imageSize: 8, patchSize: 2, dim: 16, depth: 1, heads: 2), classes: 3)
+        var rng = PRNG(seed: 4)
+        m.initialize(&rng)
+        let images = Tensor(shape: [6, 3, 8, 8])
+        rng.fillNormal(images, std: 1)
+        m.setLabels([0, 1, 2, 0, 1, 2])
+        let opt = AdamW(m.parameters, beta1: m.betas.0, beta2: m.betas.1, weightDecay: 0)
+        var losses: [Double] = []
+        for _ in 0..<40 { m.zeroGrad(); losses.append(m.step(images, batch: 6)); opt.update(lr: 1e-2) }
+        XCTAssertEqual(losses[0], log(3), accuracy: 0.2)
+        XCTAssertLessThan(losses.last!, 0.5 * losses[0])
+        XCTAssertEqual(m.backbone.prefixTokens, 1)
+    }
+}

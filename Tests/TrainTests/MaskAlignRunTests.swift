@@ -133,4 +133,36 @@ final class MaskAlignRunTests: XCTestCase {
         try FileManager.default.removeItem(atPath: t)
         XCTAssertThrowsError(try MaskAlignRecipe.make(c, data: nil)) { e in XCTAssert("\(e)".contains(t), "\(e)") }
     }
+
+    /// MaskAlign's 0% row: every patch visible (AvgDist 0); other methods still need masks.
+    func testZeroMaskRatioIsMaskAlignOnly() throws {
+        let t = try writeTimmTeacher("t.safetensors")
+        let c = try config(["maskalign.teacher=\(t)", "mask.ratio=0", "linprobe.epochs=0", "finetune.epochs=0"])
+        XCTAssertEqual(c.mask.ratio, 0)
+        let m = try MaskAlignRecipe.make(c, data: nil) as! MaskAlign
+        XCTAssertEqual(m.kept, 64)
+        let r = try Run(config: c, outputDir: nil).execute(try RunDataFactory.make(c, cacheDir: path("cache")))
+        XCTAssertEqual(r["avgdist"], 0)
+        XCTAssert(r["pretrain.loss"]!.isFinite)
+        XCTAssertThrowsError(try RunConfig.parse(yaml: Self.tiny, overrides: ["method=mae", "mask.ratio=0"])) { e in
+            XCTAssert("\(e)".contains("mask.ratio = 0"), "\(e)")
+        }
+    }
+
+    /// `method: supervised` (the pool's labels) makes a teacher in-harness, named by run id.
+    func testSupervisedTeacher() throws {
+        let sup = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml",
+                                      overrides: ["method=supervised", "mask.patch=8", "mask.ratio=0.6", "linprobe.epochs=0", "finetune.epochs=0"])
+        let id = String(SHA256.hex(Array(sup.canonicalJSON().utf8)).prefix(16))
+        let runs = path("runs")
+        try FileManager.default.createDirectory(atPath: runs + "/" + id, withIntermediateDirectories: true)
+        let r = try Run(config: sup, outputDir: runs + "/" + id).execute(try RunDataFactory.make(sup, cacheDir: path("cache")))
+        XCTAssert(r["pretrain.loss"]!.isFinite && r["pretrain.loss"]! > 0)
+        let c = try config(["maskalign.teacher=\(id)", "maskalign.teacher_runs=\(runs)", "maskalign.levels=2"])
+        XCTAssertEqual(c.maskalign?.teacher, "run:\(id)")
+        XCTAssertEqual(c.maskalign?.teacherClassToken, true)
+        XCTAssertThrowsError(try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: ["method=supervised"])) { e in
+            XCTAssert("\(e)".contains("mask.patch does nothing for method supervised"), "\(e)")
+        }
+    }
 }

@@ -59,7 +59,7 @@ final class RunConfigTests: XCTestCase {
         assertError("encoder:\n  heads: 5\n", contains: ["encoder.dim = 128", "encoder.heads = 5"])
         assertError("pretrain:\n  epochs: two\n", contains: ["pretrain.epochs = two", "whole number"])
         assertError("data:\n  classes: 9\n", contains: ["spec.yaml:2", "data.classes = 9", "10 to 12"])
-        assertError("method: beit\n", contains: ["method = beit", "valid values are mae, maskalign, simmim"])
+        assertError("method: beit\n", contains: ["method = beit", "valid values are mae, maskalign, simmim, supervised"])
         assertError("data:\n  synthetic_version: 4\n", contains: ["spec.yaml:2", "data.synthetic_version = 4",
                                                                    "version \(SyntheticSpec.generatorVersion) only"])
         assertError("data:\n  dataset: cifar10\n  path: /tmp\n  synthetic_version: 5\n",
