@@ -86,6 +86,47 @@ public enum Bench {
                       gflopPerStep: gflop, gflopPerSecond: gflop / med)
     }
 
+    /// The same measurement for a token-dropping method on the same encoder: MAE (its default
+    /// decoder, ratio 0.75) or MaskAlign (ratio 0.7, the official top-5 of a teacher with the
+    /// student's architecture, as an MAE run's encoder is; attentive masking, so the teacher's
+    /// forward pass is in every step). Masks are drawn once, outside the timing.
+    public static func methodStep(_ c: ViTConfig, method: String, batch: Int, warmup: Int, steps: Int,
+                                  progress: ((Int) -> Void)? = nil) throws -> Result {
+        let (images, _, _) = inputs(c, batch: batch, seed: 0)
+        var rng = PRNG(seed: 1)
+        let model: any PretrainMethod
+        switch method {
+        case "mae":
+            model = try MAE(c, MAEConfig(), maskRatio: 0.75)
+        case "maskalign":
+            let teacher = ViTEncoder(c, options: .mae)
+            teacher.initialize(&rng)
+            var m = MaskAlignConfig()
+            m.teacherDim = c.dim; m.teacherDepth = c.depth; m.teacherHidden = c.mlpHidden; m.teacherClassToken = true
+            m.levels = min(m.levels, c.depth)
+            model = try MaskAlign(c, m, teacher: MaskAlignTeacher(teacher), maskRatio: 0.7)
+        default:
+            throw ConfigError("bench: no method \(method)")
+        }
+        model.initialize(&rng)
+        model.drawMasks(batch: batch, &rng)
+        let (b1, b2) = model.betas
+        let opt = AdamW(model.parameters, beta1: b1, beta2: b2)
+        var times: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let t0 = now()
+            model.zeroGrad()
+            _ = model.step(images, batch: batch)
+            opt.update(lr: 1e-4)
+            if i >= warmup { times.append(now() - t0) }
+            progress?(i + 1)
+        }
+        let med = median(times)
+        let gflop = model.flopsPerImage.train * Double(batch) / 1e9
+        return Result(mode: method, threads: Parallel.threads, batch: batch, stepsTimed: steps, medianSeconds: med,
+                      imagesPerSecond: Double(batch) / med, gflopPerStep: gflop, gflopPerSecond: gflop / med)
+    }
+
     /// The same measurement for SimMIM on Swin (masks of 8-px patches, or the output stride
     /// where that is larger) and its fine-tune model.
     public static func trainStep(swin c: SwinConfig, pretrain: Bool, batch: Int, warmup: Int, steps: Int,

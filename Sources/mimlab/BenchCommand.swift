@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Training-step throughput of the vit-micro preset, and raw sgemm on this machine.",
         discussion: """
-        Times a SimMIM pre-training step and a fine-tuning step (zero_grad + forward + loss + \
+        Times a SimMIM pre-training step and a fine-tuning step (and, with --mode mae / \
+        maskalign, those methods' pre-training steps on the same encoder) (zero_grad + forward + loss + \
         backward + AdamW; data made once, outside the timing) for vit-micro (32x32, patch 4, \
         dim 128, depth 6, 4 heads, MLP ratio 4) at batch 64, and reports the median as \
         images/s and GFLOP/s (analytic matmul FLOPs, as shared/oracle/bench_simmim.py), beside \
@@ -34,7 +35,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed steps per mode (after 3 warm-up steps).")
     var steps = 20
 
-    @Option(help: "Modes to time: pretrain, finetune.")
+    @Option(help: "Modes to time: pretrain (SimMIM), finetune, mae, maskalign (ViT presets only).")
     var mode: [String] = ["pretrain", "finetune"]
 
     @Option(help: "Model preset: \(BenchCommand.presets.joined(separator: ", ")) (a swin-* preset times SimMIM on Swin).")
@@ -47,8 +48,11 @@ struct BenchCommand: ParsableCommand {
         if let threads { try checkThreads(threads) }
         if batch < 1 { throw ValidationError("--batch must be at least 1") }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
-        for m in mode where !["pretrain", "finetune"].contains(m) {
-            throw ValidationError("--mode \(m): valid values are pretrain, finetune")
+        for m in mode where !["pretrain", "finetune", "mae", "maskalign"].contains(m) {
+            throw ValidationError("--mode \(m): valid values are pretrain, finetune, mae, maskalign")
+        }
+        if SwinConfig.presets[preset] != nil, let m = mode.first(where: { ["mae", "maskalign"].contains($0) }) {
+            throw ValidationError("--mode \(m): drops tokens, which Swin cannot; with --preset \(preset) valid: pretrain, finetune")
         }
         if !BenchCommand.presets.contains(preset) {
             throw ValidationError("--preset \(preset): valid values are \(BenchCommand.presets.joined(separator: ", "))")
@@ -69,6 +73,8 @@ struct BenchCommand: ParsableCommand {
                 results.append(Bench.trainStep(swin: swin, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps) {
                     bar.update($0)
                 })
+            } else if m == "mae" || m == "maskalign" {
+                results.append(try Bench.methodStep(cfg, method: m, batch: batch, warmup: 3, steps: steps) { bar.update($0) })
             } else {
                 results.append(Bench.trainStep(cfg, pretrain: m == "pretrain", batch: batch, warmup: 3, steps: steps) {
                     bar.update($0)
