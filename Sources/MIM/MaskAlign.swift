@@ -47,16 +47,15 @@ public final class MaskAlign: PretrainMethod {
     private var rowWeights: [Float] = []
     private var batch = 0
 
-    public init(_ vit: ViTConfig, _ cfg: MaskAlignConfig, teacher: MaskAlignTeacher, maskRatio: Double) throws {
+    public init(_ vit: ViTConfig, _ given: MaskAlignConfig, teacher: MaskAlignTeacher, maskRatio: Double) throws {
+        var cfg = given
+        cfg.teacherShape = TeacherShape(dim: teacher.dim, depth: teacher.depth, hidden: teacher.encoder.config.mlpHidden,
+                                        classToken: teacher.hasClassToken)
         try vit.validate()
         try cfg.validate(student: vit, maskRatio: maskRatio)
         guard teacher.encoder.tokenCount == vit.tokens else {
             throw ConfigFieldError(field: "maskalign.teacher",
                 "maskalign.teacher has \(teacher.encoder.tokenCount) patch tokens per image and the student \(vit.tokens); the teacher must see the student's grid")
-        }
-        guard teacher.dim == cfg.teacherDim, teacher.depth == cfg.teacherDepth else {
-            throw ConfigFieldError(field: "maskalign.teacher_dim",
-                "maskalign.teacher_dim = \(cfg.teacherDim), teacher_depth = \(cfg.teacherDepth): the teacher checkpoint has width \(teacher.dim) and \(teacher.depth) blocks")
         }
         config = vit
         alignConfig = cfg
@@ -195,13 +194,13 @@ public final class MaskAlign: PretrainMethod {
     /// backward), the teacher's forward pass on every patch.
     public static func flopsPerImage(_ vit: ViTConfig, _ cfg: MaskAlignConfig, maskRatio: Double) -> FlopCount {
         let k = MAEConfig.keptTokens(tokens: vit.tokens, maskRatio: maskRatio)
-        let rows = Double(1 + k), D = Double(vit.dim), C = Double(cfg.teacherDim), K = Double(cfg.levels)
+        let t = cfg.costShape(student: vit)
+        let rows = Double(1 + k), D = Double(vit.dim), C = Double(t.dim), K = Double(cfg.levels)
         let enc = ViTEncoder.flops(vit, prefixTokens: 1, kept: k)
         let heads = K * MaskAlignAdapter.flops(kind: cfg.adapter, rows: rows, dim: D, targetDim: C)
         let mix = cfg.alignment == .dynamic ? 2 * K * Double(vit.depth) * rows * D : 0
-        let teacher = MaskAlignTeacher.flops(dim: cfg.teacherDim, depth: cfg.teacherDepth, hidden: cfg.teacherHidden,
-                                             tokens: vit.tokens, classToken: cfg.teacherClassToken,
-                                             patchInput: vit.channels * vit.patchSize * vit.patchSize)
+        let teacher = MaskAlignTeacher.flops(dim: t.dim, depth: t.depth, hidden: t.hidden, tokens: vit.tokens,
+                                             classToken: t.classToken, patchInput: vit.channels * vit.patchSize * vit.patchSize)
         let student = enc.forward + heads + mix
         return FlopCount(forward: student + teacher, train: 3 * student - enc.patchEmbedding + teacher)
     }

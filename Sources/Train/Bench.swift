@@ -102,7 +102,6 @@ public enum Bench {
             let teacher = ViTEncoder(c, options: .mae)
             teacher.initialize(&rng)
             var m = MaskAlignConfig()
-            m.teacherDim = c.dim; m.teacherDepth = c.depth; m.teacherHidden = c.mlpHidden; m.teacherClassToken = true
             m.levels = min(m.levels, c.depth)
             model = try MaskAlign(c, m, teacher: MaskAlignTeacher(teacher), maskRatio: 0.7)
         default:

@@ -63,10 +63,8 @@ public struct MaskAlignOracleCase {
         let teacherFile = SafetensorsFile(tensors: file.tensors.filter { $0.key.hasPrefix(prefix) },
                                           metadata: ["num_heads": String(teacherHeads)])
         let teacher = try TeacherCheckpoint(teacherFile, path: path, prefix: prefix, imageSize: config.imageSize)
-        var m = alignConfig
-        teacher.describe(into: &m)
         let model: MaskAlign
-        do { model = try MaskAlign(config, m, teacher: MaskAlignTeacher(teacher.encoder), maskRatio: maskRatio) } catch {
+        do { model = try MaskAlign(config, alignConfig, teacher: MaskAlignTeacher(teacher.encoder), maskRatio: maskRatio) } catch {
             throw OracleError("\(path): metadata 'config': \(error)")
         }
         var byOurName: [String: Tensor] = [:]

@@ -28,40 +28,43 @@ public enum MaskAlignRecipe: MethodRecipe {
             path = (path as NSString).appendingPathComponent("pretrain.safetensors")
         }
         path = URL(fileURLWithPath: path).standardizedFileURL.path
-        let teacher: TeacherCheckpoint
-        do { teacher = try TeacherCheckpoint(path: path, imageSize: c.data.imageSize) } catch let e as ConfigError {
-            throw ConfigError("\(r.origin("maskalign.teacher")): \(e)")
-        }
-        if byRunID {
-            guard let json = teacher.runConfig, String(SHA256.hex(Array(json.utf8)).prefix(16)) == raw.lowercased() else {
-                throw ConfigError("\(r.origin("maskalign.teacher")): \(path): metadata 'config': not the config of run \(raw)")
-            }
-            m.teacher = "run:" + raw.lowercased()
-        } else {
-            guard let bytes = FileManager.default.contents(atPath: path) else {
-                throw ConfigError("\(r.origin("maskalign.teacher")): \(path): not readable (maskalign.teacher)")
-            }
-            m.teacher = "sha256:" + SHA256.hex(Array(bytes))
-        }
         m.teacherPath = path
-        teacher.describe(into: &m)
-        let expected = try r.int("maskalign.teacher_dim", m.teacherDim, min: 1, max: RunConfig.Bounds.width)
-        if expected != m.teacherDim {
-            throw ConfigError("\(r.origin("maskalign.teacher_dim")): \(path): patch_embed.proj.weight: the teacher's width is \(m.teacherDim), maskalign.teacher_dim (the adapters' output width) says \(expected)")
-        }
-        // The official top-5, or every level of a shallower teacher.
-        m.levels = try r.int("maskalign.levels", min(m.levels, m.teacherDepth), min: 1, max: RunConfig.Bounds.depth)
+        m.teacherDim = try r.tree.has("maskalign.teacher_dim") ? r.int("maskalign.teacher_dim", 0, min: 1, max: RunConfig.Bounds.width) : nil
+        r.tree.markRead("maskalign.teacher_dim")
+        m.levels = try r.int("maskalign.levels", m.levels, min: 1, max: RunConfig.Bounds.depth)
         m.alignment = AlignmentStrategy(rawValue: try r.string("maskalign.alignment", m.alignment.rawValue,
                                                               oneOf: AlignmentStrategy.allCases.map(\.rawValue)))!
         m.adapter = AdapterKind(rawValue: try r.string("maskalign.adapter", m.adapter.rawValue, oneOf: AdapterKind.allCases.map(\.rawValue)))!
         m.masking = MaskAlignMasking(rawValue: try r.string("maskalign.masking", m.masking.rawValue,
                                                            oneOf: MaskAlignMasking.allCases.map(\.rawValue)))!
-        let vit = c.encoder.vit
-        do { try m.validate(student: vit, maskRatio: c.mask.ratio) } catch let e as ConfigFieldError {
-            throw ConfigError("\(r.origin(e.field)): \(e)")
+        // By run id the identity needs no file, and a teacher not made yet is found (or
+        // missed, with its name) when the run starts; by path the identity is the file's hash.
+        if byRunID {
+            m.teacher = "run:" + raw.lowercased()
         }
-        if teacher.encoder.tokenCount != vit.tokens {
-            throw ConfigError("\(r.origin("maskalign.teacher")): \(path): patch_embed.proj.weight: the teacher cuts \(c.data.imageSize)-px images into \(teacher.encoder.tokenCount) patches, the student (encoder.patch = \(vit.patchSize)) into \(vit.tokens); they must share the grid")
+        if !byRunID || FileManager.default.fileExists(atPath: path) {
+            let teacher: TeacherCheckpoint
+            do { teacher = try TeacherCheckpoint(path: path, imageSize: c.data.imageSize) } catch let e as ConfigError {
+                throw ConfigError("\(r.origin("maskalign.teacher")): \(e)")
+            }
+            if byRunID {
+                guard let json = teacher.runConfig, String(SHA256.hex(Array(json.utf8)).prefix(16)) == raw.lowercased() else {
+                    throw ConfigError("\(r.origin("maskalign.teacher")): \(path): metadata 'config': not the config of run \(raw)")
+                }
+            } else {
+                guard let bytes = FileManager.default.contents(atPath: path) else {
+                    throw ConfigError("\(r.origin("maskalign.teacher")): \(path): not readable (maskalign.teacher)")
+                }
+                m.teacher = "sha256:" + SHA256.hex(Array(bytes))
+            }
+            m.teacherShape = teacher.shape
+            if teacher.encoder.tokenCount != c.encoder.vit.tokens {
+                throw ConfigError("\(r.origin("maskalign.teacher")): \(path): patch_embed.proj.weight: the teacher cuts \(c.data.imageSize)-px images into \(teacher.encoder.tokenCount) patches, the student (encoder.patch = \(c.encoder.vit.patchSize)) into \(c.encoder.vit.tokens); they must share the grid")
+            }
+        }
+        do { try m.validate(student: c.encoder.vit, maskRatio: c.mask.ratio) } catch let e as ConfigFieldError {
+            let file = e.field.hasPrefix("maskalign.teacher") || e.field == "maskalign.levels" && m.teacherShape != nil ? "\(path): " : ""
+            throw ConfigError("\(r.origin(e.field)): \(file)\(e)")
         }
         if c.mask.type != "random" {
             throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method maskalign draws its own masks (maskalign.masking: attentive or random); valid: random")
@@ -71,19 +74,16 @@ public enum MaskAlignRecipe: MethodRecipe {
         c.maskalign = m
     }
 
-    /// The teacher is loaded here, so a file that changed or vanished since the config was
-    /// read fails with its name and field.
+    /// The teacher is loaded here, so a file that is missing, changed or vanished since the
+    /// config was read fails with its name and field.
     public static func make(_ config: RunConfig, data: RunData?) throws -> any PretrainMethod {
         guard let m = config.maskalign, let path = m.teacherPath else {
             throw ConfigError("maskalign.teacher: the run config does not say where the teacher checkpoint is")
         }
         let teacher = try TeacherCheckpoint(path: path, imageSize: config.data.imageSize)
-        if teacher.encoder.dim != m.teacherDim {
-            throw ConfigError("\(path): patch_embed.proj.weight: the teacher's width is \(teacher.encoder.dim), the adapters expect maskalign.teacher_dim = \(m.teacherDim)")
-        }
         do {
             return try MaskAlign(config.encoder.vit, m, teacher: MaskAlignTeacher(teacher.encoder), maskRatio: config.mask.ratio)
-        } catch let e as ConfigFieldError { throw ConfigError("\(path): \(e.field): \(e)") }
+        } catch let e as ConfigFieldError { throw ConfigError("\(path): \(e)") }
     }
 
     public static func flopsPerImage(_ config: RunConfig) -> FlopCount {

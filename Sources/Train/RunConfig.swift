@@ -410,7 +410,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         enc.keyEncodingStrategy = .convertToSnakeCase
         var c = self
         if c.data.dataset == "folder" { c.data.path = nil }
-        c.maskalign?.teacherPath = nil
+        c.maskalign = c.maskalign?.canonical
         return String(decoding: try! enc.encode(c), as: UTF8.self)
     }
 }

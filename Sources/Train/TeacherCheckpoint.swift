@@ -102,11 +102,7 @@ public struct TeacherCheckpoint {
         self.encoder = encoder
     }
 
-    /// The teacher's shape as the run config records it.
-    public func describe(into c: inout MaskAlignConfig) {
-        c.teacherDim = encoder.dim
-        c.teacherDepth = encoder.layerCount
-        c.teacherHidden = encoder.config.mlpHidden
-        c.teacherClassToken = encoder.prefixTokens > 0
+    public var shape: TeacherShape {
+        TeacherShape(dim: encoder.dim, depth: encoder.layerCount, hidden: encoder.config.mlpHidden, classToken: encoder.prefixTokens > 0)
     }
 }

@@ -124,7 +124,6 @@ final class MaskAlignTests: XCTestCase {
             let tenc = ViTEncoder(tvit, options: ViTOptions(classToken: cls, position: .learned))
             for p in tenc.parameters { rng.fillNormal(p.value, std: 0.3) }
             var c = MaskAlignConfig()
-            c.teacherDim = 12; c.teacherDepth = 3; c.teacherHidden = tvit.mlpHidden; c.teacherClassToken = cls
             c.levels = 2; c.alignment = alignment; c.masking = masking; c.adapter = .linear
             let m = try MaskAlign(vit, c, teacher: MaskAlignTeacher(tenc), maskRatio: 0.5)
             var init_ = PRNG(seed: 1)

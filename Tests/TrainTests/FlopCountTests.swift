@@ -66,7 +66,6 @@ final class FlopCountTests: XCTestCase {
             let teacher = ViTEncoder(tvit, options: ViTOptions(classToken: cls, position: .learned))
             teacher.initialize(&rng)
             var c = MaskAlignConfig()
-            c.teacherDim = 24; c.teacherDepth = 3; c.teacherHidden = tvit.mlpHidden; c.teacherClassToken = cls
             c.levels = 2; c.alignment = alignment; c.adapter = adapter
             let m = try MaskAlign(Self.vit, c, teacher: MaskAlignTeacher(teacher), maskRatio: 0.75)
             m.initialize(&rng)

@@ -63,12 +63,18 @@ final class MaskAlignRunTests: XCTestCase {
                                       overrides: ["method=mae", "mae.decoder_width=32", "linprobe.epochs=0", "finetune.epochs=0"])
         let id = String(SHA256.hex(Array(mae.canonicalJSON().utf8)).prefix(16))
         let runs = path("runs")
+        // Named by run id, the student's identity is known before its teacher exists.
+        let before = try config(["maskalign.teacher=\(id)", "maskalign.teacher_runs=\(runs)", "maskalign.levels=2"])
+        XCTAssertNil(before.maskalign?.teacherShape)
+        XCTAssertThrowsError(try MaskAlignRecipe.make(before, data: nil)) { e in
+            XCTAssert("\(e)".contains("\(runs)/\(id)/pretrain.safetensors: no such file (maskalign.teacher)"), "\(e)")
+        }
         try FileManager.default.createDirectory(atPath: runs + "/" + id, withIntermediateDirectories: true)
         _ = try Run(config: mae, outputDir: runs + "/" + id).execute(try RunDataFactory.make(mae, cacheDir: path("cache")))
         let c = try config(["maskalign.teacher=\(id)", "maskalign.teacher_runs=\(runs)", "maskalign.levels=2"])
+        XCTAssertEqual(c.canonicalJSON(), before.canonicalJSON())
         XCTAssertEqual(c.maskalign?.teacher, "run:\(id)")
-        XCTAssertEqual(c.maskalign?.teacherDim, 48)
-        XCTAssertEqual(c.maskalign?.teacherClassToken, true)
+        XCTAssertEqual(c.maskalign?.teacherShape, TeacherShape(dim: 48, depth: 2, hidden: 192, classToken: true))
         XCTAssertFalse(c.canonicalJSON().contains(runs), "the teacher's path is not part of the run's identity")
         let r = try Run(config: c, outputDir: nil).execute(try RunDataFactory.make(c, cacheDir: path("cache")))
         for key in ["pretrain.loss", "pretrain.gflop", "linprobe.top1", "finetune.top1"] {
@@ -88,10 +94,11 @@ final class MaskAlignRunTests: XCTestCase {
     /// a different run.
     func testTimmTeacherByPathEveryVariant() throws {
         let a = try writeTimmTeacher("a.safetensors"), b = try writeTimmTeacher("b.safetensors", seed: 2)
-        let ca = try config(["maskalign.teacher=\(a)"]), cb = try config(["maskalign.teacher=\(b)"])
+        let ca = try config(["maskalign.teacher=\(a)", "maskalign.levels=3"]), cb = try config(["maskalign.teacher=\(b)", "maskalign.levels=3"])
         XCTAssert(ca.maskalign!.teacher.hasPrefix("sha256:"))
         XCTAssertNotEqual(ca.canonicalJSON(), cb.canonicalJSON())
-        XCTAssertEqual(ca.maskalign?.levels, 3, "top-5 by default, every level of a 3-block teacher")
+        XCTAssertFalse(ca.canonicalJSON().contains(a), "the path is not the teacher's identity")
+        assertError(["maskalign.teacher=\(a)"], mentions: [a, "maskalign.levels = 5", "depth 3"])
         for o in [["maskalign.alignment=layerwise", "maskalign.levels=2"], ["maskalign.adapter=norm-linear"],
                   ["maskalign.adapter=mlp", "maskalign.masking=random"]] {
             let c = try config(["maskalign.teacher=\(a)", "maskalign.levels=2"] + o)
@@ -111,21 +118,19 @@ final class MaskAlignRunTests: XCTestCase {
     func testTeacherErrorsNameTheFileAndTheField() throws {
         let missing = path("nowhere.safetensors")
         assertError(["maskalign.teacher=\(missing)"], mentions: [missing, "maskalign.teacher", "no such file"])
-        assertError(["maskalign.teacher=0123456789abcdef", "maskalign.teacher_runs=\(dir!)"],
-                    mentions: ["0123456789abcdef/pretrain.safetensors", "no such file"])
         let garbage = path("garbage.safetensors")
         try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: garbage))
         assertError(["maskalign.teacher=\(garbage)"], mentions: [garbage, "maskalign.teacher", "safetensors"])
         let noHeads = try writeTimmTeacher("noheads.safetensors", heads: nil)
         assertError(["maskalign.teacher=\(noHeads)"], mentions: [noHeads, "num_heads"])
         let t = try writeTimmTeacher("t.safetensors")
-        assertError(["maskalign.teacher=\(t)", "maskalign.teacher_dim=32"], mentions: [t, "maskalign.teacher_dim", "24"])
+        assertError(["maskalign.teacher=\(t)", "maskalign.teacher_dim=32", "maskalign.levels=2"], mentions: [t, "maskalign.teacher_dim", "24"])
         assertError(["maskalign.teacher=\(t)", "maskalign.levels=4"], mentions: ["maskalign.levels", "depth 3"])
         assertError([], mentions: ["maskalign.teacher is required"])
-        assertError(["maskalign.teacher=\(t)", "head.type=mlp2"], mentions: ["head.type", "method maskalign"])
-        assertError(["maskalign.teacher=\(t)", "mask.patch=8"], mentions: ["mask.patch", "method maskalign"])
+        assertError(["maskalign.teacher=\(t)", "maskalign.levels=2", "head.type=mlp2"], mentions: ["head.type", "method maskalign"])
+        assertError(["maskalign.teacher=\(t)", "maskalign.levels=2", "mask.patch=8"], mentions: ["mask.patch", "method maskalign"])
         // The checkpoint changed width after the config was read: the adapters expect 24.
-        let c = try config(["maskalign.teacher=\(t)", "maskalign.levels=2"])
+        let c = try config(["maskalign.teacher=\(t)", "maskalign.levels=2", "maskalign.teacher_dim=24"])
         try writeTimmTeacher("t.safetensors", dim: 32)
         XCTAssertThrowsError(try MaskAlignRecipe.make(c, data: nil)) { e in
             XCTAssert("\(e)".contains(t) && "\(e)".contains("patch_embed.proj.weight") && "\(e)".contains("teacher_dim"), "\(e)")
@@ -137,7 +142,7 @@ final class MaskAlignRunTests: XCTestCase {
     /// MaskAlign's 0% row: every patch visible (AvgDist 0); other methods still need masks.
     func testZeroMaskRatioIsMaskAlignOnly() throws {
         let t = try writeTimmTeacher("t.safetensors")
-        let c = try config(["maskalign.teacher=\(t)", "mask.ratio=0", "linprobe.epochs=0", "finetune.epochs=0"])
+        let c = try config(["maskalign.teacher=\(t)", "maskalign.levels=3", "mask.ratio=0", "linprobe.epochs=0", "finetune.epochs=0"])
         XCTAssertEqual(c.mask.ratio, 0)
         let m = try MaskAlignRecipe.make(c, data: nil) as! MaskAlign
         XCTAssertEqual(m.kept, 64)
@@ -160,7 +165,7 @@ final class MaskAlignRunTests: XCTestCase {
         XCTAssert(r["pretrain.loss"]!.isFinite && r["pretrain.loss"]! > 0)
         let c = try config(["maskalign.teacher=\(id)", "maskalign.teacher_runs=\(runs)", "maskalign.levels=2"])
         XCTAssertEqual(c.maskalign?.teacher, "run:\(id)")
-        XCTAssertEqual(c.maskalign?.teacherClassToken, true)
+        XCTAssertEqual(c.maskalign?.teacherShape?.classToken, true)
         XCTAssertThrowsError(try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: ["method=supervised"])) { e in
             XCTAssert("\(e)".contains("mask.patch does nothing for method supervised"), "\(e)")
         }
