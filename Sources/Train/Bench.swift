@@ -48,7 +48,6 @@ public enum Bench {
                                  progress: ((Int) -> Void)? = nil) -> Result {
         let (images, mask, labels) = inputs(c, batch: batch, seed: 0)
         var rng = PRNG(seed: 1)
-        var times: [Double] = []
         let step: () -> Void
         let flops: FlopCount
         if pretrain {
@@ -73,17 +72,8 @@ public enum Bench {
                 opt.update(lr: 1e-4)
             }
         }
-        for i in 0..<(warmup + steps) {
-            let t0 = now()
-            step()
-            if i >= warmup { times.append(now() - t0) }
-            progress?(i + 1)
-        }
-        let med = median(times)
-        let gflop = flops.train * Double(batch) / 1e9
-        return Result(mode: pretrain ? "pretrain" : "finetune", threads: Parallel.threads, batch: batch,
-                      stepsTimed: steps, medianSeconds: med, imagesPerSecond: Double(batch) / med,
-                      gflopPerStep: gflop, gflopPerSecond: gflop / med)
+        return timed(pretrain ? "pretrain" : "finetune", flops: flops, batch: batch, warmup: warmup, steps: steps,
+                     progress: progress, step)
     }
 
     /// The same measurement for a token-dropping method on the same encoder: MAE (its default
@@ -111,18 +101,26 @@ public enum Bench {
         model.drawMasks(batch: batch, &rng)
         let (b1, b2) = model.betas
         let opt = AdamW(model.parameters, beta1: b1, beta2: b2)
-        var times: [Double] = []
-        for i in 0..<(warmup + steps) {
-            let t0 = now()
+        return timed(method, flops: model.flopsPerImage, batch: batch, warmup: warmup, steps: steps, progress: progress) {
             model.zeroGrad()
             _ = model.step(images, batch: batch)
             opt.update(lr: 1e-4)
+        }
+    }
+
+    /// Runs `step` warmup + steps times and reports the median of the timed ones.
+    static func timed(_ mode: String, flops: FlopCount, batch: Int, warmup: Int, steps: Int,
+                      progress: ((Int) -> Void)?, _ step: () -> Void) -> Result {
+        var times: [Double] = []
+        for i in 0..<(warmup + steps) {
+            let t0 = now()
+            step()
             if i >= warmup { times.append(now() - t0) }
             progress?(i + 1)
         }
         let med = median(times)
-        let gflop = model.flopsPerImage.train * Double(batch) / 1e9
-        return Result(mode: method, threads: Parallel.threads, batch: batch, stepsTimed: steps, medianSeconds: med,
+        let gflop = flops.train * Double(batch) / 1e9
+        return Result(mode: mode, threads: Parallel.threads, batch: batch, stepsTimed: steps, medianSeconds: med,
                       imagesPerSecond: Double(batch) / med, gflopPerStep: gflop, gflopPerSecond: gflop / med)
     }
 
@@ -165,18 +163,8 @@ public enum Bench {
                 opt.update(lr: 1e-4)
             }
         }
-        var times: [Double] = []
-        for i in 0..<(warmup + steps) {
-            let t0 = now()
-            step()
-            if i >= warmup { times.append(now() - t0) }
-            progress?(i + 1)
-        }
-        let med = median(times)
-        let gflop = flops.train * Double(batch) / 1e9
-        return Result(mode: pretrain ? "pretrain" : "finetune", threads: Parallel.threads, batch: batch,
-                      stepsTimed: steps, medianSeconds: med, imagesPerSecond: Double(batch) / med,
-                      gflopPerStep: gflop, gflopPerSecond: gflop / med)
+        return timed(pretrain ? "pretrain" : "finetune", flops: flops, batch: batch, warmup: warmup, steps: steps,
+                     progress: progress, step)
     }
 
     /// Raw sgemm at one of the step's shapes (the MLP's fc1: [B·L, D] × [D, 4D]).

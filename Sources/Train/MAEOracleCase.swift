@@ -41,11 +41,7 @@ public struct MAEOracleCase {
         }
         config = cfg
         self.mae = mae
-        var opt = OracleCase.Optim()
-        opt.lr = Float(dbl(o, "lr", 1e-3)); opt.beta1 = Float(dbl(o, "beta1", 0.9))
-        opt.beta2 = Float(dbl(o, "beta2", 0.95)); opt.eps = Float(dbl(o, "eps", 1e-8))
-        opt.weightDecay = Float(dbl(o, "weight_decay", 0.05)); opt.steps = int(o, "steps", 3)
-        optim = opt
+        optim = OracleCase.Optim(metadata: o)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }

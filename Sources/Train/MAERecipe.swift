@@ -22,10 +22,7 @@ public enum MAERecipe: MethodRecipe {
         do { try m.validate(for: vit, maskRatio: c.mask.ratio) } catch let e as ConfigFieldError {
             throw ConfigError("\(r.origin(e.field)): \(e)")
         }
-        if c.mask.type != "random" {
-            throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method mae masks tokens at random (sorted noise, as the official code); valid: random")
-        }
-        try refuseSimMIMSettings(r, c, method: "mae",
+        try refuseSimMIMSettings(r, c, method: "mae", masks: "masks tokens at random (sorted noise, as the official code)",
             instead: "MAE's decoder and target are set in mae.decoder_depth, mae.decoder_width, mae.decoder_heads, mae.norm_pix")
         c.mae = m
     }

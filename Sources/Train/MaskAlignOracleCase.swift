@@ -44,12 +44,7 @@ public struct MaskAlignOracleCase {
         }
         m.alignment = a; m.adapter = h; m.masking = k
         alignConfig = m
-        var opt = OracleCase.Optim()
-        func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
-        opt.lr = Float(dbl("lr", 1e-3)); opt.beta1 = Float(dbl("beta1", 0.9)); opt.beta2 = Float(dbl("beta2", 0.95))
-        opt.eps = Float(dbl("eps", 1e-8)); opt.weightDecay = Float(dbl("weight_decay", 0.05))
-        opt.steps = (o["steps"] as? NSNumber)?.intValue ?? 3
-        optim = opt
+        optim = OracleCase.Optim(metadata: o)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }

@@ -66,10 +66,7 @@ public enum MaskAlignRecipe: MethodRecipe {
             let file = e.field.hasPrefix("maskalign.teacher") || e.field == "maskalign.levels" && m.teacherShape != nil ? "\(path): " : ""
             throw ConfigError("\(r.origin(e.field)): \(file)\(e)")
         }
-        if c.mask.type != "random" {
-            throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method maskalign draws its own masks (maskalign.masking: attentive or random); valid: random")
-        }
-        try refuseSimMIMSettings(r, c, method: "maskalign",
+        try refuseSimMIMSettings(r, c, method: "maskalign", masks: "draws its own masks (maskalign.masking: attentive or random)",
                                  instead: "MaskAlign's targets are the teacher's features, set in the maskalign section")
         c.maskalign = m
     }

@@ -143,6 +143,15 @@ extension SafetensorsFile {
 }
 
 extension OracleCase.Optim {
+    /// The metadata's `optim` object (MAE and MaskAlign cases; their official β₂ is 0.95).
+    init(metadata o: [String: Any], beta2 defaultBeta2: Double = 0.95) {
+        func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
+        self.init()
+        lr = Float(dbl("lr", 1e-3)); beta1 = Float(dbl("beta1", 0.9)); beta2 = Float(dbl("beta2", defaultBeta2))
+        eps = Float(dbl("eps", 1e-8)); weightDecay = Float(dbl("weight_decay", 0.05))
+        steps = (o["steps"] as? NSNumber)?.intValue ?? 3
+    }
+
     /// The oracle's AdamW steps (SimMIM and Swin cases alike): the parameters after step 1
     /// and the last step as `step<s>.<name>`, and every step's loss plus the loss after the
     /// last one as `output.step_losses`.
