@@ -20,6 +20,14 @@ public protocol MethodRecipe {
     static func pool(_ config: RunConfig) -> TokenPool
     /// The ViT variant the method pre-trains (class token, position embedding).
     static var encoderOptions: ViTOptions { get }
+    /// The batch its pre-training lr is scaled to (lr = base_lr · batch / this), as the
+    /// model's `PretrainMethod.referenceBatch`, from the config alone (for summaries).
+    static var referenceBatch: Int { get }
+}
+
+extension MethodRecipe {
+    /// SimMIM's linear scaling rule.
+    public static var referenceBatch: Int { 512 }
 }
 
 public enum Methods {
