@@ -5,7 +5,7 @@ import Tensor
 /// square is k×k with k = round(√(ratio × N)), block-wise masks can end short of their
 /// target. Tables print it beside the nominal ratio where the two differ.
 public enum AchievedRatio {
-    /// Exact for random and square masks (every draw hides the same count); for block-wise
+    /// Exact for random, grid and square masks (every draw hides the same count); for block-wise
     /// masks the mean over `samples` draws from `rng`.
     public static func of(_ spec: MaskSpec, samples: Int = 400, rng: inout PRNG) throws -> Double {
         // MaskAlign's 0% row hides nothing (no generator takes a ratio of 0).
@@ -13,7 +13,7 @@ public enum AchievedRatio {
         var generator = try MaskGenerator(spec)
         let n = Double(spec.maskPatchCount)
         switch spec.type {
-        case .random: return Double(generator.maskCount) / n
+        case .random, .grid: return Double(generator.maskCount) / n
         case .square: return Double(generator.squareSide * generator.squareSide) / n
         case .blockwise:
             var hidden = 0.0

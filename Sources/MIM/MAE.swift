@@ -19,13 +19,22 @@ public final class MAE: PretrainMethod {
     public let kept: Int
     /// The current masks (`drawMasks`, or `setNoise` for a given noise).
     public private(set) var masking: TokenMasking?
+    /// Table 1f's other samplings (block-wise, grid) when set; nil is the official random
+    /// sampling by sorted noise.
+    public private(set) var maskGenerator: MaskGenerator?
 
     private let gradPred = Tensor(shape: [0])
     private var batch = 0
 
-    public init(_ vit: ViTConfig, _ mae: MAEConfig, maskRatio: Double) throws {
+    /// `sampling`: a mask distribution on the token grid for Table 1f's block-wise and grid
+    /// rows (nil or random: the official sorted noise).
+    public init(_ vit: ViTConfig, _ mae: MAEConfig, maskRatio: Double, sampling: MaskSpec? = nil) throws {
         try vit.validate()
         try mae.validate(for: vit, maskRatio: maskRatio)
+        if let spec = sampling, spec.type != .random {
+            precondition(spec.gridSize == vit.grid && spec.scale == 1, "MAE: sampling must be on the token grid")
+            maskGenerator = try MaskGenerator(spec)
+        }
         config = vit
         maeConfig = mae
         self.maskRatio = maskRatio
@@ -82,7 +91,19 @@ public final class MAE: PretrainMethod {
     }
 
     public func drawMasks(batch: Int, _ rng: inout PRNG) {
-        masking = TokenMasking.draw(batch: batch, tokens: config.tokens, kept: kept, &rng)
+        guard var generator = maskGenerator else {
+            masking = TokenMasking.draw(batch: batch, tokens: config.tokens, kept: kept, &rng)
+            return
+        }
+        // The encoder takes the same number of tokens from every image, so a drawn mask
+        // becomes noise that sorts its visible tokens first (in random order) and its masked
+        // ones after: exactly `kept` are kept, the mask's own where it has that many visible
+        // (grid always; block-wise when BEiT's generator reaches its target).
+        var noise = [Float](repeating: 0, count: batch * config.tokens)
+        noise.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
+        for i in noise.indices { noise[i] += 0.5 * rng.uniform() }
+        maskGenerator = generator
+        masking = TokenMasking(noise: noise, batch: batch, kept: kept)
     }
 
     /// Masks from a given noise `[B·L]` (an oracle case's `input.noise`).

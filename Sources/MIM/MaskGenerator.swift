@@ -70,6 +70,8 @@ public struct MaskGenerator: Sendable {
         case .blockwise:
             let generator = blockwise
             _ = generator.generate(into: &maskPatchGrid, &rng)
+        case .grid:
+            for y in 0..<side { for x in 0..<side where y % 2 == 1 || x % 2 == 1 { maskPatchGrid[y * side + x] = 1 } }
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The masking strategies of SimMIM's Table 1 / Figure 3.
+/// The masking strategies of SimMIM's Table 1 / Figure 3, and MAE's Table 1f.
 public enum MaskType: String, CaseIterable, Sendable {
     /// SimMIM's generator: a uniformly random set of `ceil(ratio × N)` mask patches.
     case random
@@ -8,6 +8,9 @@ public enum MaskType: String, CaseIterable, Sendable {
     case square
     /// BEiT's generator: random rectangles added until the target count is reached.
     case blockwise = "block-wise"
+    /// MAE's grid-wise sampling (Table 1f): one mask patch of every 2×2 is kept (the top-left),
+    /// the other three are masked, so the ratio is 0.75 by construction.
+    case grid
 
     /// Parses a config or command-line value; "blockwise" is accepted because the oracle
     /// scripts spell it that way.
@@ -74,6 +77,13 @@ public struct MaskSpec: Sendable, Equatable {
             throw MaskSpecError.maskedPatchNotMultipleOfModelPatch(maskedPatchSize: maskedPatchSize,
                                                                    modelPatchSize: modelPatchSize, valid: validMasked)
         }
+        if type == .grid {
+            guard abs(maskRatio - 0.75) < 1e-9 else { throw MaskSpecError.gridRatio(maskRatio) }
+            guard maskGridSize % 2 == 0 else {
+                throw MaskSpecError.gridOddSide(maskedPatchSize: maskedPatchSize, side: maskGridSize,
+                                                valid: validMasked.filter { (imageSize / $0) % 2 == 0 })
+            }
+        }
     }
 
     /// Masked patch sizes that fit: multiples of the model patch that divide the image.
@@ -102,15 +112,17 @@ public enum MaskSpecError: Error, Equatable, CustomStringConvertible {
     case modelPatchDoesNotDivideImage(modelPatchSize: Int, imageSize: Int, valid: [Int])
     case maskedPatchDoesNotDivideImage(maskedPatchSize: Int, imageSize: Int, valid: [Int])
     case maskedPatchNotMultipleOfModelPatch(maskedPatchSize: Int, modelPatchSize: Int, valid: [Int])
+    case gridRatio(Double)
+    case gridOddSide(maskedPatchSize: Int, side: Int, valid: [Int])
 
     /// The field to fix.
     public var field: Field {
         switch self {
         case .notPositive(let f, _): return f
-        case .ratioOutOfRange: return .maskRatio
+        case .ratioOutOfRange, .gridRatio: return .maskRatio
         case .unknownType: return .maskType
         case .modelPatchDoesNotDivideImage: return .modelPatchSize
-        case .maskedPatchDoesNotDivideImage, .maskedPatchNotMultipleOfModelPatch: return .maskedPatchSize
+        case .maskedPatchDoesNotDivideImage, .maskedPatchNotMultipleOfModelPatch, .gridOddSide: return .maskedPatchSize
         }
     }
 
@@ -130,6 +142,10 @@ public enum MaskSpecError: Error, Equatable, CustomStringConvertible {
             return "\(name(.maskedPatchSize)) = \(m) does not divide \(name(.imageSize)) = \(s); valid: \(list(v))"
         case .maskedPatchNotMultipleOfModelPatch(let m, let p, let v):
             return "\(name(.maskedPatchSize)) = \(m) is not a multiple of \(name(.modelPatchSize)) = \(p); valid: \(list(v))"
+        case .gridRatio(let r):
+            return "\(name(.maskRatio)) = \(r): \(name(.maskType)) = grid masks three of every 2×2 mask patches; valid: 0.75"
+        case .gridOddSide(let m, let side, let v):
+            return "\(name(.maskedPatchSize)) = \(m) gives \(side) mask patches a side, but \(name(.maskType)) = grid needs an even number; valid: \(list(v))"
         }
     }
 

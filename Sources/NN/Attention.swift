@@ -63,25 +63,35 @@ public final class Attention: Module {
         gradQKV.resize([batch * L, 3 * D])
         let P = probs.data, dP = gradProbs.data, dQKV = gradQKV.data, scale = scale
         Parallel.forEach(batch * H) { bh in
-            let b = bh / H, h = bh % H
-            let off = b * L * 3 * D + h * hd
-            let q = QKV + off, k = q + D, v = q + 2 * D
-            let dq = dQKV + off, dk = dq + D, dv = dq + 2 * D
-            let p = P + bh * L * L, dp = dP + bh * L * L
-            let dOh = dO + b * L * D + h * hd
-            // dP = dO Vᵀ ; dV = Pᵀ dO
-            BLAS.sgemm1(false, true, L, L, hd, 1, dOh, D, v, 3 * D, 0, dp, L)
-            BLAS.sgemm1(true, false, L, hd, L, 1, p, L, dOh, D, 0, dv, 3 * D)
-            // softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P))
-            for r in 0..<L {
-                let pr = p + r * L, dr = dp + r * L
-                let s = V16(repeating: vdot(pr, dr, L))
-                vmap2(pr, dr, dr, L) { p, g in p * (g - s) }
-            }
-            // dQ = scale · dS K ; dK = scale · dSᵀ Q
-            BLAS.sgemm1(false, false, L, hd, L, scale, dp, L, k, 3 * D, 0, dq, 3 * D)
-            BLAS.sgemm1(true, false, L, hd, L, scale, dp, L, q, 3 * D, 0, dk, 3 * D)
+            Attention.headBackward(group: bh / H, head: bh % H, tokens: L, dim: D, headDim: hd, scale: scale,
+                                   qkv: QKV, probs: P + bh * L * L, gradOut: dO, gradProbs: dP + bh * L * L, gradQKV: dQKV)
         }
         return qkv.backward(gradQKV)
+    }
+
+    /// One head of one group of `L` tokens (an image; a window in `WindowAttention`)
+    /// backwards, from its probabilities `P` and d context: d Q, d K, d V into `gradQKV`,
+    /// and dS (the scores' gradient, which the window's position bias needs) left in
+    /// `gradProbs`. Rows of `qkv` / `gradQKV` are `[q | k | v]` of width 3·dim.
+    static func headBackward(group g: Int, head h: Int, tokens L: Int, dim D: Int, headDim hd: Int, scale: Float,
+                             qkv QKV: UnsafeMutablePointer<Float>, probs p: UnsafeMutablePointer<Float>,
+                             gradOut dO: UnsafeMutablePointer<Float>, gradProbs dp: UnsafeMutablePointer<Float>,
+                             gradQKV dQKV: UnsafeMutablePointer<Float>) {
+        let off = g * L * 3 * D + h * hd
+        let q = QKV + off, k = q + D, v = q + 2 * D
+        let dq = dQKV + off, dk = dq + D, dv = dq + 2 * D
+        let dOh = dO + g * L * D + h * hd
+        // dP = dO Vᵀ ; dV = Pᵀ dO
+        BLAS.sgemm1(false, true, L, L, hd, 1, dOh, D, v, 3 * D, 0, dp, L)
+        BLAS.sgemm1(true, false, L, hd, L, 1, p, L, dOh, D, 0, dv, 3 * D)
+        // softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P))
+        for r in 0..<L {
+            let pr = p + r * L, dr = dp + r * L
+            let s = V16(repeating: vdot(pr, dr, L))
+            vmap2(pr, dr, dr, L) { p, g in p * (g - s) }
+        }
+        // dQ = scale · dS K ; dK = scale · dSᵀ Q
+        BLAS.sgemm1(false, false, L, hd, L, scale, dp, L, k, 3 * D, 0, dq, 3 * D)
+        BLAS.sgemm1(true, false, L, hd, L, scale, dp, L, q, 3 * D, 0, dk, 3 * D)
     }
 }

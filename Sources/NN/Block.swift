@@ -35,8 +35,8 @@ public final class Block: Module {
     public func forward(_ x: Tensor, batch: Int, tokens: Int, rng: inout PRNG?) -> Tensor {
         self.batch = batch
         self.tokens = tokens
-        keepAttn = drawKeep(batch, &rng)
-        keepMLP = drawKeep(batch, &rng)
+        keepAttn = Block.drawKeep(dropPath, batch, &rng)
+        keepMLP = Block.drawKeep(dropPath, batch, &rng)
         let a = attn.forward(norm1.forward(x), batch: batch, tokens: tokens)
         Block.residual(x, a, keepAttn, into: mid)
         let m = mlp.forward(norm2.forward(mid))
@@ -47,19 +47,27 @@ public final class Block: Module {
     /// Returns d loss / d input (the buffer belongs to `norm1`).
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor {
-        let dm = norm2.backward(mlp.backward(Block.scaled(dy, keepMLP, scratch: branchGrad)))
-        gradMid.resize(dy.shape)
-        let DY = dy.data, DM = dm.data, G = gradMid.data
-        Parallel.elementwise(dy.count) { lo, hi in vmap2(DY + lo, DM + lo, G + lo, hi - lo) { $0 + $1 } }
+        Block.mlpBackward(dy, norm2: norm2, mlp: mlp, keep: keepMLP, scratch: branchGrad, into: gradMid)
         let dx = norm1.backward(attn.backward(Block.scaled(gradMid, keepAttn, scratch: branchGrad)))
         Kernels.add(gradMid.data, into: dx.data, dx.count)
         return dx
     }
 
-    private func drawKeep(_ batch: Int, _ rng: inout PRNG?) -> [Float] {
+    /// Per image: 1/(1 − dropPath) to keep the branch, 0 to drop it; empty when nothing is
+    /// dropped (eval, or dropPath 0).
+    static func drawKeep(_ dropPath: Float, _ batch: Int, _ rng: inout PRNG?) -> [Float] {
         guard dropPath > 0, rng != nil else { return [] }
         let keep = 1 - dropPath
         return (0..<batch).map { _ in rng!.uniform() < keep ? 1 / keep : 0 }
+    }
+
+    /// The second half of a pre-norm block backwards: d loss / d mid = dy + LN2ᵀ(MLPᵀ(keep·dy)),
+    /// written to `gradMid` (Swin's block shares it).
+    static func mlpBackward(_ dy: Tensor, norm2: LayerNorm, mlp: MLP, keep: [Float], scratch: Tensor, into gradMid: Tensor) {
+        let dm = norm2.backward(mlp.backward(Block.scaled(dy, keep, scratch: scratch)))
+        gradMid.resize(dy.shape)
+        let DY = dy.data, DM = dm.data, G = gradMid.data
+        Parallel.elementwise(dy.count) { lo, hi in vmap2(DY + lo, DM + lo, G + lo, hi - lo) { $0 + $1 } }
     }
 
     /// out = x + keep[b]·f (keep empty = all ones).

@@ -45,8 +45,8 @@ public final class SwinBlock: Module {
     @discardableResult
     public func forward(_ x: Tensor, batch: Int, rng: inout PRNG?) -> Tensor {
         self.batch = batch
-        keepAttn = drawKeep(batch, &rng)
-        keepMLP = drawKeep(batch, &rng)
+        keepAttn = Block.drawKeep(dropPath, batch, &rng)
+        keepMLP = Block.drawKeep(dropPath, batch, &rng)
         windows.partition(norm1.forward(x), batch: batch, into: windowed)
         let a = attn.forward(windowed, windows: batch * windows.windowsPerImage, mask: mask)
         windows.reverse(a, batch: batch, into: attnOut)
@@ -59,21 +59,12 @@ public final class SwinBlock: Module {
     /// Returns d loss / d input (the buffer belongs to `norm1`).
     @discardableResult
     public func backward(_ dy: Tensor) -> Tensor {
-        let dm = norm2.backward(mlp.backward(Block.scaled(dy, keepMLP, scratch: branchGrad)))
-        gradMid.resize(dy.shape)
-        let DY = dy.data, DM = dm.data, G = gradMid.data
-        Parallel.elementwise(dy.count) { lo, hi in vmap2(DY + lo, DM + lo, G + lo, hi - lo) { $0 + $1 } }
+        Block.mlpBackward(dy, norm2: norm2, mlp: mlp, keep: keepMLP, scratch: branchGrad, into: gradMid)
         windows.partition(Block.scaled(gradMid, keepAttn, scratch: branchGrad), batch: batch, into: gradWindowed)
         windows.reverse(attn.backward(gradWindowed), batch: batch, into: gradNormed)
         let dx = norm1.backward(gradNormed)
         Kernels.add(gradMid.data, into: dx.data, dx.count)
         return dx
-    }
-
-    private func drawKeep(_ batch: Int, _ rng: inout PRNG?) -> [Float] {
-        guard dropPath > 0, rng != nil else { return [] }
-        let keep = 1 - dropPath
-        return (0..<batch).map { _ in rng!.uniform() < keep ? 1 / keep : 0 }
     }
 
     /// Forward matmul FLOPs per image.

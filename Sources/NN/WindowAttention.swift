@@ -88,24 +88,8 @@ public final class WindowAttention: Module {
         gradQKV.resize([W * N, 3 * D])
         let P = probs.data, dP = gradProbs.data, dQKV = gradQKV.data, scale = scale
         Parallel.forEach(W * H) { wh in
-            let w = wh / H, h = wh % H
-            let off = w * N * 3 * D + h * hd
-            let q = QKV + off, k = q + D, v = q + 2 * D
-            let dq = dQKV + off, dk = dq + D, dv = dq + 2 * D
-            let p = P + wh * N * N, dp = dP + wh * N * N
-            let dOh = dO + w * N * D + h * hd
-            // dP = dO Vᵀ ; dV = Pᵀ dO
-            BLAS.sgemm1(false, true, N, N, hd, 1, dOh, D, v, 3 * D, 0, dp, N)
-            BLAS.sgemm1(true, false, N, hd, N, 1, p, N, dOh, D, 0, dv, 3 * D)
-            // softmax backward in place: dS = P ⊙ (dP − rowsum(dP ⊙ P))
-            for r in 0..<N {
-                let pr = p + r * N, dr = dp + r * N
-                let s = V16(repeating: vdot(pr, dr, N))
-                vmap2(pr, dr, dr, N) { p, g in p * (g - s) }
-            }
-            // dQ = scale · dS K ; dK = scale · dSᵀ Q
-            BLAS.sgemm1(false, false, N, hd, N, scale, dp, N, k, 3 * D, 0, dq, 3 * D)
-            BLAS.sgemm1(true, false, N, hd, N, scale, dp, N, q, 3 * D, 0, dk, 3 * D)
+            Attention.headBackward(group: wh / H, head: wh % H, tokens: N, dim: D, headDim: hd, scale: scale,
+                                   qkv: QKV, probs: P + wh * N * N, gradOut: dO, gradProbs: dP + wh * N * N, gradQKV: dQKV)
         }
         // d table[index(i, j), h] += Σ_windows dS[w, h, i, j]: one task per head.
         let G = relativePositionBiasTable.grad.data

@@ -38,12 +38,15 @@ enum DatabaseFile {
     /// The schema in the file is mimlab's and no newer than this build's: every migration it
     /// records is one this build registers (compared by identifier, so migrations added
     /// later need nothing here). A database without tables, or with only GRDB's migrations
-    /// table, is a new one (`allowEmpty`).
+    /// table and no migration in it, is a new one (`allowEmpty`).
     static func checkSchema(_ db: Database, path: String, migrator: DatabaseMigrator, allowEmpty: Bool) throws {
         let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         // GRDB creates its migrations table in a transaction of its own before the first
-        // migration's: a file holding only that table is one another writer is creating.
-        if tables.isEmpty || tables == ["grdb_migrations"] {
+        // migration's: a file holding only that table, with no migration recorded in it, is
+        // one another writer is creating (a recorded one with its tables gone is damaged).
+        let beingCreated = try tables == ["grdb_migrations"]
+            && (try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0) == 0
+        if tables.isEmpty || beingCreated {
             if allowEmpty { return }
             throw ResultsError("\(path): an SQLite database with no tables, not a results database yet; `mimlab sweep run` fills it")
         }

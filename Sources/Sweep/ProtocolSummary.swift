@@ -30,7 +30,7 @@ public enum ProtocolSummary {
             + "; \(seeds) seed\(seeds == 1 ? "" : "s") per cell.")
         let views = c.data.poolSize * c.pretrain.epochs, paperViews = paperImages * paperEpochs
         out.append("Pre-training: \(count(c.data.poolSize)) unlabelled images × \(c.pretrain.epochs) epochs = \(count(views)) image views at \(size) px "
-            + "(batch \(c.pretrain.batch), lr \(sci(c.pretrain.lr))); the paper: \(count(paperImages)) ImageNet-1K images × \(paperEpochs) epochs = "
+            + "(batch \(c.pretrain.batch), lr \(sci(c.pretrain.lr(referenceBatch: (try? Methods.recipe(c))?.referenceBatch ?? 512)))); the paper: \(count(paperImages)) ImageNet-1K images × \(paperEpochs) epochs = "
             + "\(count(paperViews)) views at \(paperImageSize) px, so ours is \(String(format: "%.3f", 100 * Double(views) / Double(paperViews)))% of its views.")
         out.append("Fine-tuning: \(count(c.data.finetuneSize)) labelled images × \(c.finetune.epochs) epochs (the paper: all \(count(paperImages)) × \(paperEpochs)), "
             + "AdamW, layer decay \(num(c.finetune.layerDecay)), label smoothing \(num(c.finetune.labelSmoothing)), drop path \(num(c.finetune.dropPath)), "

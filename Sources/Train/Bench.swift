@@ -29,14 +29,16 @@ public enum Bench {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
-    /// Random images and official random masks (masked patch 8, ratio 0.6) for `batch`.
-    static func inputs(_ c: ViTConfig, batch: Int, seed: UInt64) -> (Tensor, [Float], [Int32]) {
+    /// Random images, official random masks (masked patch 8 or the output stride where that
+    /// is larger, ratio 0.6) on the first token grid, and labels, for `batch`.
+    static func inputs(imageSize: Int, channels: Int, patch: Int, outputStride: Int, tokens: Int, batch: Int,
+                       seed: UInt64) -> (Tensor, [Float], [Int32]) {
         var rng = PRNG(seed: seed)
-        let images = Tensor(shape: [batch, c.channels, c.imageSize, c.imageSize])
+        let images = Tensor(shape: [batch, channels, imageSize, imageSize])
         rng.fillNormal(images, std: 1)
-        let spec = MaskSpec(type: .random, imageSize: c.imageSize, modelPatchSize: c.patchSize,
-                            maskedPatchSize: max(c.patchSize, 8), maskRatio: 0.6)
-        var mask = [Float](repeating: 0, count: batch * c.tokens)
+        let spec = MaskSpec(type: .random, imageSize: imageSize, modelPatchSize: patch,
+                            maskedPatchSize: max(outputStride, 8), maskRatio: 0.6)
+        var mask = [Float](repeating: 0, count: batch * tokens)
         if var generator = try? MaskGenerator(spec) {
             mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
         }
@@ -44,45 +46,49 @@ public enum Bench {
         return (images, mask, labels)
     }
 
+    /// SimMIM's pre-training step (ViT) or the fine-tune step of its encoder.
     public static func trainStep(_ c: ViTConfig, pretrain: Bool, batch: Int, warmup: Int, steps: Int,
                                  progress: ((Int) -> Void)? = nil) -> Result {
-        let (images, mask, labels) = inputs(c, batch: batch, seed: 0)
+        let (images, mask, labels) = inputs(imageSize: c.imageSize, channels: c.channels, patch: c.patchSize,
+                                            outputStride: c.patchSize, tokens: c.tokens, batch: batch, seed: 0)
         var rng = PRNG(seed: 1)
-        let step: () -> Void
-        let flops: FlopCount
-        if pretrain {
-            let model = SimMIM(c)
-            model.initialize(&rng)
-            flops = model.flopsPerImage
-            let opt = AdamW(model.parameters)
-            step = {
-                model.zeroGrad()
-                _ = model.forwardBackward(images, mask: mask, batch: batch)
-                clipGradNorm(model.parameters, maxNorm: 5)
-                opt.update(lr: 1e-4)
-            }
-        } else {
-            let model = FineTuneModel(c, classes: 10)
-            model.encoder.initialize(&rng)
-            flops = model.flopsPerImage
-            let opt = AdamW(model.parameters)
-            step = {
-                model.zeroGrad()
-                _ = model.forwardBackward(images, labels: labels, batch: batch)
-                opt.update(lr: 1e-4)
-            }
+        guard pretrain else {
+            return fineTuneStep(ViTEncoder(c), images: images, labels: labels, batch: batch, rng: &rng,
+                                warmup: warmup, steps: steps, progress: progress)
         }
-        return timed(pretrain ? "pretrain" : "finetune", flops: flops, batch: batch, warmup: warmup, steps: steps,
-                     progress: progress, step)
+        let model = SimMIM(c)
+        model.initialize(&rng)
+        return pretrainStep(model, batch: batch, warmup: warmup, steps: steps, progress: progress) {
+            _ = model.forwardBackward(images, mask: mask, batch: batch)
+        }
+    }
+
+    /// The same measurement for SimMIM on Swin and its fine-tune model.
+    public static func trainStep(swin c: SwinConfig, pretrain: Bool, batch: Int, warmup: Int, steps: Int,
+                                 progress: ((Int) -> Void)? = nil) -> Result {
+        let (images, mask, labels) = inputs(imageSize: c.imageSize, channels: c.channels, patch: c.patchSize,
+                                            outputStride: c.outputStride, tokens: c.tokens, batch: batch, seed: 0)
+        var rng = PRNG(seed: 1)
+        guard pretrain else {
+            return fineTuneStep(SwinEncoder(c), images: images, labels: labels, batch: batch, rng: &rng,
+                                warmup: warmup, steps: steps, progress: progress)
+        }
+        let model = try! SimMIMSwin(c, .official)
+        model.initialize(&rng)
+        return pretrainStep(model, batch: batch, warmup: warmup, steps: steps, progress: progress) {
+            _ = model.forwardBackward(images, mask: mask, batch: batch)
+        }
     }
 
     /// The same measurement for a token-dropping method on the same encoder: MAE (its default
     /// decoder, ratio 0.75) or MaskAlign (ratio 0.7, the official top-5 of a teacher with the
     /// student's architecture, as an MAE run's encoder is; attentive masking, so the teacher's
-    /// forward pass is in every step). Masks are drawn once, outside the timing.
+    /// forward pass is in every step). Masks are drawn once, outside the timing; the method's
+    /// own betas, no clipping (neither official recipe clips).
     public static func methodStep(_ c: ViTConfig, method: String, batch: Int, warmup: Int, steps: Int,
                                   progress: ((Int) -> Void)? = nil) throws -> Result {
-        let (images, _, _) = inputs(c, batch: batch, seed: 0)
+        let (images, _, _) = inputs(imageSize: c.imageSize, channels: c.channels, patch: c.patchSize,
+                                    outputStride: c.patchSize, tokens: c.tokens, batch: batch, seed: 0)
         var rng = PRNG(seed: 1)
         let model: any PretrainMethod
         switch method {
@@ -108,9 +114,34 @@ public enum Bench {
         }
     }
 
+    /// A pre-training step: forward and backward (`forwardBackward`), clip at 5, AdamW.
+    static func pretrainStep(_ model: any PretrainMethod, batch: Int, warmup: Int, steps: Int, progress: ((Int) -> Void)?,
+                             forwardBackward: @escaping () -> Void) -> Result {
+        let opt = AdamW(model.parameters)
+        return timed("pretrain", flops: model.flopsPerImage, batch: batch, warmup: warmup, steps: steps, progress: progress) {
+            model.zeroGrad()
+            forwardBackward()
+            clipGradNorm(model.parameters, maxNorm: 5)
+            opt.update(lr: 1e-4)
+        }
+    }
+
+    /// A fine-tune step of `encoder` (initialised here) with a 10-class head.
+    static func fineTuneStep(_ encoder: any ImageEncoder, images: Tensor, labels: [Int32], batch: Int, rng: inout PRNG,
+                             warmup: Int, steps: Int, progress: ((Int) -> Void)?) -> Result {
+        let model = FineTuneModel(encoder: encoder, classes: 10)
+        model.encoder.initialize(&rng)
+        let opt = AdamW(model.parameters)
+        return timed("finetune", flops: model.flopsPerImage, batch: batch, warmup: warmup, steps: steps, progress: progress) {
+            model.zeroGrad()
+            _ = model.forwardBackward(images, labels: labels, batch: batch)
+            opt.update(lr: 1e-4)
+        }
+    }
+
     /// Runs `step` warmup + steps times and reports the median of the timed ones.
-    static func timed(_ mode: String, flops: FlopCount, batch: Int, warmup: Int, steps: Int,
-                      progress: ((Int) -> Void)?, _ step: () -> Void) -> Result {
+    static func timed(_ mode: String, flops: FlopCount, batch: Int, warmup: Int, steps: Int, progress: ((Int) -> Void)?,
+                      step: () -> Void) -> Result {
         var times: [Double] = []
         for i in 0..<(warmup + steps) {
             let t0 = now()
@@ -122,49 +153,6 @@ public enum Bench {
         let gflop = flops.train * Double(batch) / 1e9
         return Result(mode: mode, threads: Parallel.threads, batch: batch, stepsTimed: steps, medianSeconds: med,
                       imagesPerSecond: Double(batch) / med, gflopPerStep: gflop, gflopPerSecond: gflop / med)
-    }
-
-    /// The same measurement for SimMIM on Swin (masks of 8-px patches, or the output stride
-    /// where that is larger) and its fine-tune model.
-    public static func trainStep(swin c: SwinConfig, pretrain: Bool, batch: Int, warmup: Int, steps: Int,
-                                 progress: ((Int) -> Void)? = nil) -> Result {
-        var rng = PRNG(seed: 0)
-        let images = Tensor(shape: [batch, c.channels, c.imageSize, c.imageSize])
-        rng.fillNormal(images, std: 1)
-        let spec = MaskSpec(type: .random, imageSize: c.imageSize, modelPatchSize: c.patchSize,
-                            maskedPatchSize: max(c.outputStride, 8), maskRatio: 0.6)
-        var mask = [Float](repeating: 0, count: batch * c.tokens)
-        if var generator = try? MaskGenerator(spec) {
-            mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
-        }
-        let labels = (0..<batch).map { _ in Int32(rng.int(10)) }
-        var init_ = PRNG(seed: 1)
-        let step: () -> Void
-        let flops: FlopCount
-        if pretrain {
-            let model = try! SimMIMSwin(c, .official)
-            model.initialize(&init_)
-            flops = model.flopsPerImage
-            let opt = AdamW(model.parameters)
-            step = {
-                model.zeroGrad()
-                _ = model.forwardBackward(images, mask: mask, batch: batch)
-                clipGradNorm(model.parameters, maxNorm: 5)
-                opt.update(lr: 1e-4)
-            }
-        } else {
-            let model = FineTuneModel(encoder: SwinEncoder(c), classes: 10)
-            model.encoder.initialize(&init_)
-            flops = model.flopsPerImage
-            let opt = AdamW(model.parameters)
-            step = {
-                model.zeroGrad()
-                _ = model.forwardBackward(images, labels: labels, batch: batch)
-                opt.update(lr: 1e-4)
-            }
-        }
-        return timed(pretrain ? "pretrain" : "finetune", flops: flops, batch: batch, warmup: warmup, steps: steps,
-                     progress: progress, step)
     }
 
     /// Raw sgemm at one of the step's shapes (the MLP's fc1: [B·L, D] × [D, 4D]).

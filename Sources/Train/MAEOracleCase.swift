@@ -41,7 +41,7 @@ public struct MAEOracleCase {
         }
         config = cfg
         self.mae = mae
-        optim = OracleCase.Optim(metadata: o)
+        optim = OracleCase.Optim(o, beta2: 0.95)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }
@@ -74,10 +74,7 @@ public struct MAEOracleCase {
     public func run(steps withSteps: Bool = true) throws -> [String: Tensor] {
         let B = batch, L = config.tokens, D = config.dim, K = MAEConfig.keptTokens(tokens: L, maskRatio: maskRatio)
         let Dd = mae.decoderWidth, P = config.patchSize * config.patchSize * config.channels
-        let images = file.tensors["input.images"]!
-        guard images.count == B * config.channels * config.imageSize * config.imageSize else {
-            throw OracleError("\(path): input.images has shape \(images.shape), expected [B, \(config.channels), \(config.imageSize), \(config.imageSize)]")
-        }
+        let images = try OracleCase.images(file, path: path, channels: config.channels, imageSize: config.imageSize)
         let noise = file.tensors["input.noise"]!
         guard noise.count == B * L else { throw OracleError("\(path): input.noise has shape \(noise.shape), expected [\(B), \(L)]") }
         let model = try self.model()
@@ -111,19 +108,8 @@ public struct MAEOracleCase {
         out["act.dec_norm"] = shaped(dec.norm.output, [B, 1 + L, Dd])
 
         if withSteps && optim.steps > 0 {
-            let opt = AdamW(model.parameters, beta1: optim.beta1, beta2: optim.beta2, eps: optim.eps,
-                            weightDecay: optim.weightDecay)
-            var losses: [Float] = []
-            for s in 1...optim.steps {
-                model.zeroGrad()
-                losses.append(Float(model.step(images, batch: B)))
-                opt.update(lr: optim.lr)
-                if s == 1 || s == optim.steps {
-                    for p in model.parameters { out["step\(s).\(MAE.officialName(p.name))"] = p.value.clone() }
-                }
-            }
-            losses.append(Float(model.forward(images, batch: B)))
-            out["output.step_losses"] = Tensor(shape: [losses.count], values: losses)
+            optim.run(model, into: &out, name: MAE.officialName,
+                      forwardBackward: { model.step(images, batch: B) }, forward: { model.forward(images, batch: B) })
         }
         return out
     }

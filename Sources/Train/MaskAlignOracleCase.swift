@@ -44,7 +44,7 @@ public struct MaskAlignOracleCase {
         }
         m.alignment = a; m.adapter = h; m.masking = k
         alignConfig = m
-        optim = OracleCase.Optim(metadata: o)
+        optim = OracleCase.Optim(o, beta2: 0.95)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }
@@ -91,7 +91,7 @@ public struct MaskAlignOracleCase {
         out["output.teacher_attention"] = attention
         for p in model.parameters { out["grad." + MaskAlign.officialName(p.name)] = p.grad.clone() }
         if withSteps && optim.steps > 0 {
-            optim.run(model, into: &out, names: MaskAlign.officialName) {
+            optim.run(model, into: &out, name: MaskAlign.officialName) {
                 model.setNoise(noise.array, batch: B)
                 return model.step(images, batch: B)
             } forward: {

@@ -66,7 +66,10 @@ public enum MaskAlignRecipe: MethodRecipe {
             let file = e.field.hasPrefix("maskalign.teacher") || e.field == "maskalign.levels" && m.teacherShape != nil ? "\(path): " : ""
             throw ConfigError("\(r.origin(e.field)): \(file)\(e)")
         }
-        try refuseSimMIMSettings(r, c, method: "maskalign", masks: "draws its own masks (maskalign.masking: attentive or random)",
+        if c.mask.type != "random" {
+            throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method maskalign draws its own masks (maskalign.masking: attentive or random); valid: random")
+        }
+        try refuseSimMIMSettings(r, c, method: "maskalign",
                                  instead: "MaskAlign's targets are the teacher's features, set in the maskalign section")
         c.maskalign = m
     }
@@ -91,4 +94,7 @@ public enum MaskAlignRecipe: MethodRecipe {
     public static func pool(_ config: RunConfig) -> TokenPool { .mean }
 
     public static var encoderOptions: ViTOptions { .mae }
+
+    /// The official `main_pretrain.py`: lr = blr · batch / 256.
+    public static var referenceBatch: Int { 256 }
 }

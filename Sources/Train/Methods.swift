@@ -20,6 +20,14 @@ public protocol MethodRecipe {
     static func pool(_ config: RunConfig) -> TokenPool
     /// The ViT variant the method pre-trains (class token, position embedding).
     static var encoderOptions: ViTOptions { get }
+    /// The batch its pre-training lr is scaled to (lr = base_lr · batch / this), as the
+    /// model's `PretrainMethod.referenceBatch`, from the config alone (for summaries).
+    static var referenceBatch: Int { get }
+}
+
+extension MethodRecipe {
+    /// SimMIM's linear scaling rule.
+    public static var referenceBatch: Int { 512 }
 }
 
 public enum Methods {
@@ -53,13 +61,10 @@ public enum Methods {
     }
 }
 
-/// For methods that drop single tokens and bring their own target: `mask.type` must stay
-/// random, `mask.patch` must be the encoder's patch, and SimMIM's `head` and `target` sections must keep their defaults.
-func refuseSimMIMSettings(_ r: ConfigReader, _ c: RunConfig, method: String, masks: String, instead: String) throws {
+/// For methods that drop single tokens and bring their own target: `mask.patch` must be
+/// the encoder's patch, and SimMIM's `head` and `target` sections must keep their defaults.
+func refuseSimMIMSettings(_ r: ConfigReader, _ c: RunConfig, method: String, instead: String) throws {
     let vit = c.encoder.vit
-    if c.mask.type != "random" {
-        throw ConfigError("\(r.origin("mask.type")): mask.type = \(c.mask.type): method \(method) \(masks); valid: random")
-    }
     if c.mask.patch != vit.patchSize {
         throw ConfigError("\(r.origin("mask.patch")): mask.patch = \(c.mask.patch): method \(method) masks single tokens; set mask.patch = \(vit.patchSize) (encoder.patch)")
     }

@@ -44,12 +44,7 @@ public struct OracleCase {
         do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
         config = cfg
         numClasses = int(c, "num_classes", 10)
-        var opt = Optim()
-        opt.lr = Float(dbl(o, "lr", 1e-3)); opt.beta1 = Float(dbl(o, "beta1", 0.9))
-        opt.beta2 = Float(dbl(o, "beta2", 0.999)); opt.eps = Float(dbl(o, "eps", 1e-8))
-        opt.weightDecay = Float(dbl(o, "weight_decay", 0.05)); opt.steps = int(o, "steps", 3)
-        opt.clipGrad = Float(dbl(o, "clip_grad", 0))
-        optim = opt
+        optim = Optim(o, beta2: 0.999)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.mask"], path: path)
     }
@@ -64,13 +59,37 @@ public struct OracleCase {
 
     public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
 
+    /// The case's `input.images`, checked to be `[B, channels, size, size]`.
+    static func images(_ file: SafetensorsFile, path: String, channels: Int, imageSize: Int) throws -> Tensor {
+        let images = file.tensors["input.images"]!
+        let B = images.shape.first ?? 0
+        guard images.count == B * channels * imageSize * imageSize else {
+            throw OracleError("\(path): input.images has shape \(images.shape), expected [B, \(channels), \(imageSize), \(imageSize)]")
+        }
+        return images
+    }
+
+    /// The fine-tune half of a case (`cls_head.*` present): a fresh `FineTuneModel` of
+    /// `encoder`'s architecture with the case's weights, one forward and backward on
+    /// `input.labels`: `ft.logits`, `ft.loss`, `ft.grad.<name>`.
+    static func fineTune(_ file: SafetensorsFile, path: String, encoder: any ImageEncoder, classes: Int, images: Tensor,
+                         batch B: Int, into out: inout [String: Tensor]) throws {
+        guard let labels = file.integers["input.labels"]?.values, labels.count == B else {
+            throw OracleError("\(path): input.labels missing or not \(B) integers")
+        }
+        let ft = FineTuneModel(encoder: encoder, classes: classes)
+        try ft.load(file.tensors)
+        ft.zeroGrad()
+        let (ftLoss, logits) = ft.forwardBackward(images, labels: labels, batch: B)
+        out["ft.logits"] = logits.clone()
+        out["ft.loss"] = Tensor(scalar: Float(ftLoss))
+        for p in ft.parameters { out["ft.grad." + p.name] = p.grad.clone() }
+    }
+
     /// Runs the case; `steps`/`finetune` false skip those parts.
     public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
         let B = batch, L = config.tokens, D = config.dim
-        let images = file.tensors["input.images"]!
-        guard images.count == B * config.channels * config.imageSize * config.imageSize else {
-            throw OracleError("\(path): input.images has shape \(images.shape), expected [B, \(config.channels), \(config.imageSize), \(config.imageSize)]")
-        }
+        let images = try OracleCase.images(file, path: path, channels: config.channels, imageSize: config.imageSize)
         let maskT = file.tensors["input.mask"]!
         guard maskT.count == B * L else {
             throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(config.grid), \(config.grid)]")
@@ -102,16 +121,7 @@ public struct OracleCase {
         }
 
         if withFinetune, file.tensors["cls_head.weight"] != nil {
-            guard let labels = file.integers["input.labels"]?.values, labels.count == B else {
-                throw OracleError("\(path): input.labels missing or not \(B) integers")
-            }
-            let ft = FineTuneModel(config, classes: numClasses)
-            try ft.load(file.tensors)
-            ft.zeroGrad()
-            let (ftLoss, logits) = ft.forwardBackward(images, labels: labels, batch: B)
-            out["ft.logits"] = logits.clone()
-            out["ft.loss"] = Tensor(scalar: Float(ftLoss))
-            for p in ft.parameters { out["ft.grad." + p.name] = p.grad.clone() }
+            try OracleCase.fineTune(file, path: path, encoder: ViTEncoder(config), classes: numClasses, images: images, batch: B, into: &out)
             // The reference's fine-tune model keeps the (unused) mask token: its gradient is zero.
             out["ft.grad." + model.maskToken.name] = Tensor(shape: model.maskToken.value.shape)
         }
@@ -143,19 +153,19 @@ extension SafetensorsFile {
 }
 
 extension OracleCase.Optim {
-    /// The metadata's `optim` object (MAE and MaskAlign cases; their official β₂ is 0.95).
-    init(metadata o: [String: Any], beta2 defaultBeta2: Double = 0.95) {
+    /// From the case's `optim` metadata; `beta2` is the method's default (SimMIM 0.999, MAE 0.95).
+    init(_ o: [String: Any], beta2: Float) {
         func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
         self.init()
-        lr = Float(dbl("lr", 1e-3)); beta1 = Float(dbl("beta1", 0.9)); beta2 = Float(dbl("beta2", defaultBeta2))
+        lr = Float(dbl("lr", 1e-3)); beta1 = Float(dbl("beta1", 0.9)); self.beta2 = Float(dbl("beta2", Double(beta2)))
         eps = Float(dbl("eps", 1e-8)); weightDecay = Float(dbl("weight_decay", 0.05))
-        steps = (o["steps"] as? NSNumber)?.intValue ?? 3
+        steps = (o["steps"] as? NSNumber)?.intValue ?? 3; clipGrad = Float(dbl("clip_grad", 0))
     }
 
-    /// The oracle's AdamW steps (SimMIM and Swin cases alike): the parameters after step 1
-    /// and the last step as `step<s>.<name>`, and every step's loss plus the loss after the
-    /// last one as `output.step_losses`.
-    func run(_ model: Module, into out: inout [String: Tensor], names: (String) -> String = { $0 },
+    /// The oracle's AdamW steps (every case alike): the parameters after step 1 and the last
+    /// step as `step<s>.<name>` (`name` maps ours to the reference's), and every step's loss
+    /// plus the loss after the last one as `output.step_losses`.
+    func run(_ model: Module, into out: inout [String: Tensor], name: (String) -> String = { $0 },
              forwardBackward: () -> Double, forward: () -> Double) {
         let opt = AdamW(model.parameters, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
         var losses: [Float] = []
@@ -165,7 +175,7 @@ extension OracleCase.Optim {
             if clipGrad > 0 { clipGradNorm(model.parameters, maxNorm: clipGrad) }
             opt.update(lr: lr)
             if s == 1 || s == steps {
-                for p in model.parameters { out["step\(s).\(names(p.name))"] = p.value.clone() }
+                for p in model.parameters { out["step\(s).\(name(p.name))"] = p.value.clone() }
             }
         }
         losses.append(Float(forward()))

@@ -35,12 +35,7 @@ public struct SwinOracleCase {
         do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
         config = cfg
         numClasses = int("num_classes", 10)
-        func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
-        var opt = OracleCase.Optim()
-        opt.lr = Float(dbl("lr", 1e-3)); opt.beta1 = Float(dbl("beta1", 0.9)); opt.beta2 = Float(dbl("beta2", 0.999))
-        opt.eps = Float(dbl("eps", 1e-8)); opt.weightDecay = Float(dbl("weight_decay", 0.05))
-        opt.steps = (o["steps"] as? NSNumber)?.intValue ?? 3; opt.clipGrad = Float(dbl("clip_grad", 0))
-        optim = opt
+        optim = OracleCase.Optim(o, beta2: 0.999)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.mask"], path: path)
     }
@@ -49,10 +44,7 @@ public struct SwinOracleCase {
 
     public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
         let B = batch, c = config
-        let images = file.tensors["input.images"]!
-        guard images.count == B * c.channels * c.imageSize * c.imageSize else {
-            throw OracleError("\(path): input.images has shape \(images.shape), expected [B, \(c.channels), \(c.imageSize), \(c.imageSize)]")
-        }
+        let images = try OracleCase.images(file, path: path, channels: c.channels, imageSize: c.imageSize)
         let maskT = file.tensors["input.mask"]!
         guard maskT.count == B * c.tokens else {
             throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(c.grid), \(c.grid)]")
@@ -71,16 +63,7 @@ public struct SwinOracleCase {
         for p in model.parameters { out["grad." + p.name] = p.grad.clone() }
 
         if withFinetune, file.tensors["cls_head.weight"] != nil {
-            guard let labels = file.integers["input.labels"]?.values, labels.count == B else {
-                throw OracleError("\(path): input.labels missing or not \(B) integers")
-            }
-            let ft = FineTuneModel(encoder: model.encoder, classes: numClasses)
-            try ft.load(file.tensors)
-            ft.zeroGrad()
-            let (ftLoss, logits) = ft.forwardBackward(images, labels: labels, batch: B)
-            out["ft.logits"] = logits.clone()
-            out["ft.loss"] = Tensor(scalar: Float(ftLoss))
-            for p in ft.parameters { out["ft.grad." + p.name] = p.grad.clone() }
+            try OracleCase.fineTune(file, path: path, encoder: model.encoder, classes: numClasses, images: images, batch: B, into: &out)
         }
 
         if withSteps && optim.steps > 0 {

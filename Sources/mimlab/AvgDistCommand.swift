@@ -10,7 +10,7 @@ struct AvgDistCommand: ParsableCommand {
         discussion: """
         AvgDist is the mean Euclidean distance from each masked pixel to the nearest visible pixel (between pixel centres), averaged over sampled masks. SimMIM finds the best fine-tuning results at AvgDist 10–20 px on 192-px images; the relative value (AvgDist / image side) puts runs at different image sizes on one axis.
 
-        Masks come from the same generators as pre-training: random (SimMIM: ceil(ratio × N) of the N mask patches), square (one k×k block at a random place, k = round(√(ratio × N))) and block-wise (BEiT's generator, at least 4 mask patches per block, ceil(ratio × N) target). Mask patch sizes that do not fit the image are skipped with a note. A mask that hides every pixel has no AvgDist; such masks are left out of the mean and counted.
+        Masks come from the same generators as pre-training: random (SimMIM: ceil(ratio × N) of the N mask patches), square (one k×k block at a random place, k = round(√(ratio × N))), block-wise (BEiT's generator, at least 4 mask patches per block, ceil(ratio × N) target) and grid (MAE's Table 1f: three of every 2×2 mask patches, so ratio 0.75 only, on even mask grids). Mask patch sizes that do not fit the image are skipped with a note. A mask that hides every pixel has no AvgDist; such masks are left out of the mean and counted.
 
         Each cell draws from its own stream of the seed, so a cell's numbers do not depend on which other cells are run. Progress goes to stderr.
 
@@ -28,7 +28,7 @@ struct AvgDistCommand: ParsableCommand {
     var modelPatch = 4
 
     @Option(parsing: .upToNextOption,
-            help: "Mask types: random, square, block-wise. (default: random block-wise)")
+            help: "Mask types: random, square, block-wise, grid (grid: ratio 0.75 only). (default: random block-wise)")
     var maskType: [String] = []
 
     @Option(parsing: .upToNextOption,
@@ -137,9 +137,10 @@ struct AvgDistCommand: ParsableCommand {
         }
         // Skipped sizes are worth a note only when something is left to compute.
         for note in notes { FileHandle.standardError.write(Data("mimlab: note: skipping \(note)\n".utf8)) }
-        return types.flatMap { t in usable.flatMap { p in ratios.map { r in
-            Cell(spec: MaskSpec(type: t, imageSize: imageSize, modelPatchSize: modelPatch, maskedPatchSize: p, maskRatio: r),
-                 stats: AvgDistStats(imageSize: imageSize))
+        // Grid masks exist at ratio 0.75 on even mask grids only: their one cell per patch size.
+        return types.flatMap { t in usable.flatMap { p in (t == .grid ? [0.75] : ratios).compactMap { r in
+            let s = MaskSpec(type: t, imageSize: imageSize, modelPatchSize: modelPatch, maskedPatchSize: p, maskRatio: r)
+            return (try? s.validate()) == nil ? nil : Cell(spec: s, stats: AvgDistStats(imageSize: imageSize))
         } } }
     }
 

@@ -33,6 +33,41 @@ final class MAETests: XCTestCase {
         XCTAssertEqual(TokenMasking.draw(batch: 3, tokens: 16, kept: 4, &r1), TokenMasking.draw(batch: 3, tokens: 16, kept: 4, &r2))
     }
 
+    /// Table 1f's samplings keep exactly int(L·(1−ratio)) tokens per image, as the encoder
+    /// needs: grid keeps the top-left token of every 2×2, block-wise the visible tokens of
+    /// BEiT's mask (topped up or cut at random when it misses its target); both by seed.
+    func testGridAndBlockwiseSamplingKeepTheOfficialCount() throws {
+        let vit = ViTConfig(imageSize: 16, patchSize: 2, channels: 3, dim: 8, depth: 1, heads: 2, mlpRatio: 2)
+        func spec(_ t: MaskType, _ r: Double) -> MaskSpec {
+            MaskSpec(type: t, imageSize: 16, modelPatchSize: 2, maskedPatchSize: 2, maskRatio: r)
+        }
+        let grid = try MAE(vit, MAEConfig(decoderWidth: 8, decoderHeads: 2), maskRatio: 0.75, sampling: spec(.grid, 0.75))
+        var r = PRNG(seed: 3)
+        grid.drawMasks(batch: 3, &r)
+        let g = try XCTUnwrap(grid.masking)
+        XCTAssertEqual(g.kept, 16)
+        for b in 0..<3 {
+            let kept = Set(g.idsKeep[(b * 16)..<((b + 1) * 16)].map(Int.init))
+            XCTAssertEqual(kept, Set((0..<64).filter { ($0 / 8) % 2 == 0 && ($0 % 8) % 2 == 0 }))
+            XCTAssertEqual(g.mask[(b * 64)..<((b + 1) * 64)].reduce(0, +), 48)
+        }
+        for ratio in [0.5, 0.75] {
+            let block = try MAE(vit, MAEConfig(decoderWidth: 8, decoderHeads: 2), maskRatio: ratio, sampling: spec(.blockwise, ratio))
+            var r1 = PRNG(seed: 5), r2 = PRNG(seed: 5)
+            block.drawMasks(batch: 4, &r1)
+            let m = try XCTUnwrap(block.masking)
+            XCTAssertEqual(m.idsKeep.count, 4 * MAEConfig.keptTokens(tokens: 64, maskRatio: ratio))
+            for b in 0..<4 { XCTAssertEqual(m.mask[(b * 64)..<((b + 1) * 64)].reduce(0, +), Float(64 - m.kept)) }
+            block.drawMasks(batch: 4, &r2)
+            XCTAssertEqual(block.masking, m)
+            // Unlike sorted noise, blocks: some removed token has a removed 4-neighbour in every image.
+            for b in 0..<4 {
+                let row = Array(m.mask[(b * 64)..<((b + 1) * 64)])
+                XCTAssert((0..<64).contains { i in row[i] == 1 && ((i % 8 < 7 && row[i + 1] == 1) || (i < 56 && row[i + 8] == 1)) })
+            }
+        }
+    }
+
     /// The decoder alone: latent in, prediction out, every parameter and the latent.
     func testDecoderGradients() {
         let L = 16, K = 4, B = 2

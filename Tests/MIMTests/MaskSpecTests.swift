@@ -67,7 +67,29 @@ final class MaskSpecTests: XCTestCase {
         XCTAssertEqual(try MaskType(parsing: "blockwise"), .blockwise)
         XCTAssertThrowsError(try MaskType(parsing: "checkerboard")) { e in
             XCTAssertEqual((e as? MaskSpecError)?.field, .maskType)
-            XCTAssertEqual("\(e)", "mask.type = 'checkerboard' is not a mask type; valid: random, square, block-wise")
+            XCTAssertEqual("\(e)", "mask.type = 'checkerboard' is not a mask type; valid: random, square, block-wise, grid")
+        }
+    }
+
+    /// MAE's grid sampling: three of every 2×2 mask patches, the top-left one visible, on
+    /// the token grid after upsampling; only at ratio 0.75 and on an even mask grid.
+    func testGridMasks() throws {
+        var g = try MaskGenerator(MaskSpec(type: .grid, imageSize: 32, modelPatchSize: 4, maskedPatchSize: 8, maskRatio: 0.75))
+        var r = PRNG(seed: 0)
+        let m = g.next(&r)
+        XCTAssertEqual(m.count, 64)
+        for ty in 0..<8 { for tx in 0..<8 {
+            XCTAssertEqual(m[ty * 8 + tx], (ty / 2) % 2 == 0 && (tx / 2) % 2 == 0 ? 0 : 1, "token (\(ty), \(tx))")
+        } }
+        XCTAssertEqual(g.maskCount, 12)
+        XCTAssertEqual(try AchievedRatio.of(g.spec, rng: &r), 0.75)
+        XCTAssertThrowsError(try MaskSpec(type: .grid, imageSize: 32, modelPatchSize: 4, maskedPatchSize: 8, maskRatio: 0.6).validate()) {
+            XCTAssertEqual(($0 as? MaskSpecError)?.field, .maskRatio)
+            XCTAssert("\($0)".contains("valid: 0.75"), "\($0)")
+        }
+        XCTAssertThrowsError(try MaskSpec(type: .grid, imageSize: 48, modelPatchSize: 4, maskedPatchSize: 16, maskRatio: 0.75).validate()) {
+            XCTAssertEqual(($0 as? MaskSpecError)?.field, .maskedPatchSize)
+            XCTAssert("\($0)".contains("3 mask patches a side") && "\($0)".contains("valid: 4, 8, 12, 24"), "\($0)")
         }
     }
 
