@@ -8,14 +8,6 @@ final class MAETests: XCTestCase {
 
     static let vit = ViTConfig(imageSize: 8, patchSize: 2, channels: 3, dim: 8, depth: 1, heads: 2, mlpRatio: 2)
 
-    func assertPasses(_ result: (checked: Int, mismatches: [GradientCheck.Mismatch]),
-                      file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertGreaterThan(result.checked, 0, file: file, line: line)
-        XCTAssert(result.mismatches.isEmpty,
-                  "\(result.mismatches.count) of \(result.checked) entries differ: \(result.mismatches.prefix(5))",
-                  file: file, line: line)
-    }
-
     /// The official `int(L * (1 - mask_ratio))`, truncation included.
     func testKeptTokensFollowsTheOfficialExpression() {
         XCTAssertEqual(MAEConfig.keptTokens(tokens: 64, maskRatio: 0.75), 16)

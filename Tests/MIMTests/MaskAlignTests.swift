@@ -15,14 +15,6 @@ final class MaskAlignTests: XCTestCase {
         return t
     }
 
-    func assertPasses(_ result: (checked: Int, mismatches: [GradientCheck.Mismatch]),
-                      file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertGreaterThan(result.checked, 0, file: file, line: line)
-        XCTAssert(result.mismatches.isEmpty,
-                  "\(result.mismatches.count) of \(result.checked) entries differ: \(result.mismatches.prefix(5))",
-                  file: file, line: line)
-    }
-
     func testDynamicAlignmentStartsAtIdentityOnTheLastLevels() {
         let a = DynamicAlignment(teacherLevels: 2, studentLevels: 4)
         XCTAssertEqual(a.weights.value.array.map { Double($0) }, [0.01, 0.01, 1.01, 0.01, 0.01, 0.01, 0.01, 1.01].map { Double(Float($0)) })

@@ -1,4 +1,5 @@
 import MIM
+import NN
 import Tensor
 import XCTest
 
@@ -44,4 +45,15 @@ func bruteForceAvgDist(_ mask: [Float], width: Int, height: Int) -> Double? {
         sum += Double(best).squareRoot()
     }
     return sum / Double(masked.count)
+}
+
+extension XCTestCase {
+    /// A finite-difference check checked something and found no mismatch.
+    func assertPasses(_ result: (checked: Int, mismatches: [GradientCheck.Mismatch]),
+                      file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertGreaterThan(result.checked, 0, file: file, line: line)
+        XCTAssert(result.mismatches.isEmpty,
+                  "\(result.mismatches.count) of \(result.checked) entries differ: \(result.mismatches.prefix(5))",
+                  file: file, line: line)
+    }
 }
