@@ -170,4 +170,24 @@ final class MaskAlignRunTests: XCTestCase {
             XCTAssert("\(e)".contains("mask.patch does nothing for method supervised"), "\(e)")
         }
     }
+
+    /// A SimMIM run's encoder (no class token, learned position) by its run directory: the
+    /// student's class token has no target and patches are ranked by the attention they receive.
+    func testSimMIMRunAsTeacherByDirectory() throws {
+        let simmim = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml",
+                                         overrides: ["mask.patch=8", "mask.ratio=0.6", "linprobe.epochs=0", "finetune.epochs=0"])
+        let out = path("simmim")
+        _ = try Run(config: simmim, outputDir: out).execute(try RunDataFactory.make(simmim, cacheDir: path("cache")))
+        let c = try config(["maskalign.teacher=\(out)", "maskalign.levels=2"])
+        XCTAssertEqual(c.maskalign?.teacherShape?.classToken, false)
+        XCTAssertEqual(c.maskalign?.teacherPath, out + "/pretrain.safetensors")
+        let m = try MaskAlignRecipe.make(c, data: nil) as! MaskAlign
+        var rng = PRNG(seed: 0)
+        m.initialize(&rng)
+        m.drawMasks(batch: 2, &rng)
+        let images = Tensor(shape: [2, 3, 32, 32])
+        rng.fillNormal(images, std: 1)
+        XCTAssert(m.step(images, batch: 2).isFinite)
+        XCTAssertEqual(m.importance.count, 2 * 64)
+    }
 }
