@@ -24,24 +24,21 @@ public struct MAEOracleCase {
 
     public init(path: String) throws {
         self.path = path
-        let file = try SafetensorsFile(contentsOf: path)
+        let (file, c, o) = try OracleCase.open(path)
         self.file = file
-        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
-        func int(_ d: [String: Any], _ k: String, _ def: Int) -> Int { (d[k] as? NSNumber)?.intValue ?? def }
-        func dbl(_ d: [String: Any], _ k: String, _ def: Double) -> Double { (d[k] as? NSNumber)?.doubleValue ?? def }
-        let cfg = ViTConfig(imageSize: int(c, "img_size", 32), patchSize: int(c, "patch_size", 4),
-                            channels: int(c, "in_chans", 3), dim: int(c, "embed_dim", 64),
-                            depth: int(c, "depth", 2), heads: int(c, "num_heads", 4),
-                            mlpRatio: dbl(c, "mlp_ratio", 4), lnEps: Float(dbl(c, "ln_eps", 1e-6)))
-        let mae = MAEConfig(decoderDepth: int(c, "decoder_depth", 2), decoderWidth: int(c, "decoder_embed_dim", 32),
-                            decoderHeads: int(c, "decoder_num_heads", 4), normPix: (c["norm_pix_loss"] as? Bool) ?? false)
-        maskRatio = dbl(c, "mask_ratio", 0.75)
-        do { try cfg.validate(); try mae.validate(for: cfg, maskRatio: maskRatio) } catch {
+        func int(_ k: String, _ def: Int, _ r: ClosedRange<Int>) throws -> Int { try OracleCase.bounded(c, k, def, r, path: path) }
+        let cfg = try OracleCase.vitConfig(c, path: path, dim: 64, depth: 2)
+        let mae = MAEConfig(decoderDepth: try int("decoder_depth", 2, 1...RunConfig.Bounds.depth),
+                            decoderWidth: try int("decoder_embed_dim", 32, 1...RunConfig.Bounds.width),
+                            decoderHeads: try int("decoder_num_heads", 4, 1...RunConfig.Bounds.heads),
+                            normPix: (c["norm_pix_loss"] as? Bool) ?? false)
+        maskRatio = (c["mask_ratio"] as? NSNumber)?.doubleValue ?? 0.75
+        do { try mae.validate(for: cfg, maskRatio: maskRatio) } catch {
             throw OracleError("\(path): metadata 'config': \(error)")
         }
         config = cfg
         self.mae = mae
-        optim = OracleCase.Optim(o, beta2: 0.95)
+        optim = try OracleCase.Optim(o, beta2: 0.95, path: path)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }

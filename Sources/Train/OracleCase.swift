@@ -23,30 +23,43 @@ public struct OracleCase {
 
     public init(path: String) throws {
         self.path = path
-        let file = try SafetensorsFile(contentsOf: path)
+        let (file, c, o) = try OracleCase.open(path)
         self.file = file
-        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
-        func int(_ d: [String: Any], _ k: String, _ def: Int) -> Int { (d[k] as? NSNumber)?.intValue ?? def }
-        func dbl(_ d: [String: Any], _ k: String, _ def: Double) -> Double { (d[k] as? NSNumber)?.doubleValue ?? def }
-        let cfg = ViTConfig(imageSize: int(c, "img_size", 32), patchSize: int(c, "patch_size", 4),
-                            channels: int(c, "in_chans", 3), dim: int(c, "embed_dim", 128),
-                            depth: int(c, "depth", 6), heads: int(c, "num_heads", 4),
-                            mlpRatio: dbl(c, "mlp_ratio", 4), lnEps: Float(dbl(c, "ln_eps", 1e-6)))
-        // Bounded before anything is allocated: a case file is data, and data can ask for terabytes.
-        for (key, value, low, bound) in [("img_size", cfg.imageSize, 1, RunConfig.Bounds.imageSize), ("embed_dim", cfg.dim, 1, RunConfig.Bounds.width),
-                                         ("depth", cfg.depth, 1, RunConfig.Bounds.depth), ("num_heads", cfg.heads, 1, RunConfig.Bounds.heads),
-                                         ("patch_size", cfg.patchSize, 1, cfg.imageSize), ("in_chans", cfg.channels, 1, 64),
-                                         ("num_classes", int(c, "num_classes", 10), 2, 100_000),
-                                         ("steps", int(o, "steps", 3), 0, RunConfig.Bounds.epochs)] where value < low || value > bound {
-            throw OracleError("\(path): metadata \(key) = \(value): must be \(low) to \(bound)")
-        }
-        guard (0...1024.0).contains(cfg.mlpRatio) else { throw OracleError("\(path): metadata mlp_ratio = \(cfg.mlpRatio): must be 0 to 1024") }
-        do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
-        config = cfg
-        numClasses = int(c, "num_classes", 10)
-        optim = Optim(o, beta2: 0.999)
+        config = try OracleCase.vitConfig(c, path: path, dim: 128, depth: 6)
+        numClasses = try OracleCase.bounded(c, "num_classes", 10, 2...100_000, path: path)
+        optim = try Optim(o, beta2: 0.999, path: path)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.mask"], path: path)
+    }
+
+    /// The case file, its `config` and its `optim` metadata.
+    static func open(_ path: String) throws -> (SafetensorsFile, config: [String: Any], optim: [String: Any]) {
+        let file = try SafetensorsFile(contentsOf: path)
+        return (file, try json(file, "config", path), try json(file, "optim", path))
+    }
+
+    /// An integer of the metadata, within `range`: bounded before anything is allocated, as
+    /// a case file is data, and data can ask for terabytes.
+    static func bounded(_ d: [String: Any], _ key: String, _ def: Int, _ range: ClosedRange<Int>, path: String) throws -> Int {
+        let value = (d[key] as? NSNumber)?.intValue ?? def
+        guard range.contains(value) else {
+            throw OracleError("\(path): metadata \(key) = \(value): must be \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// The ViT of a case's `config` metadata (timm's names), every size bounded.
+    static func vitConfig(_ c: [String: Any], path: String, dim: Int, depth: Int) throws -> ViTConfig {
+        func int(_ k: String, _ def: Int, _ r: ClosedRange<Int>) throws -> Int { try bounded(c, k, def, r, path: path) }
+        func dbl(_ k: String, _ def: Double) -> Double { (c[k] as? NSNumber)?.doubleValue ?? def }
+        let size = try int("img_size", 32, 1...RunConfig.Bounds.imageSize)
+        let cfg = ViTConfig(imageSize: size, patchSize: try int("patch_size", 4, 1...size),
+                            channels: try int("in_chans", 3, 1...64), dim: try int("embed_dim", dim, 1...RunConfig.Bounds.width),
+                            depth: try int("depth", depth, 1...RunConfig.Bounds.depth), heads: try int("num_heads", 4, 1...RunConfig.Bounds.heads),
+                            mlpRatio: dbl("mlp_ratio", 4), lnEps: Float(dbl("ln_eps", 1e-6)))
+        guard (0...1024.0).contains(cfg.mlpRatio) else { throw OracleError("\(path): metadata mlp_ratio = \(cfg.mlpRatio): must be 0 to 1024") }
+        do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
+        return cfg
     }
 
     static func json(_ file: SafetensorsFile, _ key: String, _ path: String) throws -> [String: Any] {
@@ -154,12 +167,12 @@ extension SafetensorsFile {
 
 extension OracleCase.Optim {
     /// From the case's `optim` metadata; `beta2` is the method's default (SimMIM 0.999, MAE 0.95).
-    init(_ o: [String: Any], beta2: Float) {
+    init(_ o: [String: Any], beta2: Float, path: String) throws {
         func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }
         self.init()
         lr = Float(dbl("lr", 1e-3)); beta1 = Float(dbl("beta1", 0.9)); self.beta2 = Float(dbl("beta2", Double(beta2)))
         eps = Float(dbl("eps", 1e-8)); weightDecay = Float(dbl("weight_decay", 0.05))
-        steps = (o["steps"] as? NSNumber)?.intValue ?? 3; clipGrad = Float(dbl("clip_grad", 0))
+        steps = try OracleCase.bounded(o, "steps", 3, 0...RunConfig.Bounds.epochs, path: path); clipGrad = Float(dbl("clip_grad", 0))
     }
 
     /// The oracle's AdamW steps (every case alike): the parameters after step 1 and the last

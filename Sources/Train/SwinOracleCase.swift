@@ -21,21 +21,29 @@ public struct SwinOracleCase {
 
     public init(path: String) throws {
         self.path = path
-        let file = try SafetensorsFile(contentsOf: path)
+        let (file, c, o) = try OracleCase.open(path)
         self.file = file
-        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
-        func int(_ k: String, _ def: Int) -> Int { (c[k] as? NSNumber)?.intValue ?? def }
-        func ints(_ k: String) throws -> [Int] {
-            guard let v = c[k] as? [NSNumber] else { throw OracleError("\(path): metadata 'config' lacks the list '\(k)'") }
-            return v.map(\.intValue)
+        // Every size bounded before anything is allocated, as `OracleCase.vitConfig`.
+        func int(_ k: String, _ def: Int, _ r: ClosedRange<Int>) throws -> Int { try OracleCase.bounded(c, k, def, r, path: path) }
+        func ints(_ k: String, _ r: ClosedRange<Int>) throws -> [Int] {
+            guard let v = c[k] as? [NSNumber], (1...8).contains(v.count) else {
+                throw OracleError("\(path): metadata 'config' lacks the list '\(k)' (1 to 8 stages)")
+            }
+            return try v.map(\.intValue).map { n in
+                guard r.contains(n) else { throw OracleError("\(path): metadata \(k) holds \(n): must be \(r.lowerBound) to \(r.upperBound)") }
+                return n
+            }
         }
-        let cfg = SwinConfig(imageSize: int("img_size", 16), patchSize: int("patch_size", 2), channels: int("in_chans", 3),
-                             embedDim: int("embed_dim", 16), depths: try ints("depths"), heads: try ints("num_heads"),
-                             window: int("window_size", 4), mlpRatio: (c["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4)
+        let size = try int("img_size", 16, 1...RunConfig.Bounds.imageSize)
+        let cfg = SwinConfig(imageSize: size, patchSize: try int("patch_size", 2, 1...size), channels: try int("in_chans", 3, 1...64),
+                             embedDim: try int("embed_dim", 16, 1...RunConfig.Bounds.width),
+                             depths: try ints("depths", 1...RunConfig.Bounds.depth), heads: try ints("num_heads", 1...RunConfig.Bounds.heads),
+                             window: try int("window_size", 4, 1...size), mlpRatio: (c["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4)
+        guard (0...1024.0).contains(cfg.mlpRatio) else { throw OracleError("\(path): metadata mlp_ratio = \(cfg.mlpRatio): must be 0 to 1024") }
         do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
         config = cfg
-        numClasses = int("num_classes", 10)
-        optim = OracleCase.Optim(o, beta2: 0.999)
+        numClasses = try int("num_classes", 10, 2...100_000)
+        optim = try OracleCase.Optim(o, beta2: 0.999, path: path)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.mask"], path: path)
     }

@@ -313,6 +313,15 @@ struct FuzzCases {
         let meta = { (config: String) in
             "{\"__metadata__\": {\"config\": \"\(config.replacingOccurrences(of: "\"", with: "\\\""))\"}, \"input.images\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, \"input.mask\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}}"
         }
+        // The MAE and Swin formats bound their own sizes (`format` picks the case type); the
+        // inputs have the shapes the rest of the config implies, so only the bound stops them.
+        let formatted = { (format: String, config: String, side: Int, input: String, tokens: Int) -> Data in
+            let images = 3 * side * side * 4, rest = tokens * 4
+            let header = "{\"__metadata__\": {\"format\": \"\(format)\", \"config\": \"\(config.replacingOccurrences(of: "\"", with: "\\\""))\"}, "
+                + "\"input.images\": {\"dtype\": \"F32\", \"shape\": [1, 3, \(side), \(side)], \"data_offsets\": [0, \(images)]}, "
+                + "\"input.\(input)\": {\"dtype\": \"F32\", \"shape\": [1, \(tokens)], \"data_offsets\": [\(images), \(images + rest)]}}"
+            return safetensors(header: header, data: Data(count: images + rest))
+        }
         let files: [(String, Data)] = [
             ("header length 2^63-1", safetensors(header: "{}", length: UInt64(Int64.max))),
             ("header length 2^64-1", safetensors(header: "{}", length: UInt64.max)),
@@ -331,6 +340,10 @@ struct FuzzCases {
             ("depth huge", safetensors(header: meta("{\"depth\": 100000000}"), data: Data(count: 8))),
             ("config not JSON", safetensors(header: meta("{nope"), data: Data(count: 8))),
             ("images wrong shape", safetensors(header: meta("{}"), data: Data(count: 8))),
+            ("mae decoder width 2^40", formatted("mae-oracle-v1", "{\"decoder_embed_dim\": 1099511627776, \"decoder_num_heads\": 1}", 32, "noise", 64)),
+            ("mae embed_dim 2^40", formatted("mae-oracle-v1", "{\"embed_dim\": 1099511627776}", 32, "noise", 64)),
+            ("swin depths huge", formatted("simmim-swin-oracle-v1", "{\"depths\": [100000000], \"num_heads\": [1]}", 16, "mask", 64)),
+            ("swin embed_dim 2^40", formatted("simmim-swin-oracle-v1", "{\"embed_dim\": 1099511627776, \"depths\": [2], \"num_heads\": [1]}", 16, "mask", 64)),
             ("short file", Data([1, 2, 3])),
         ]
         var out = files.map { label, data in
