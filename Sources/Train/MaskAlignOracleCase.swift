@@ -24,17 +24,15 @@ public struct MaskAlignOracleCase {
 
     public init(path: String) throws {
         self.path = path
-        let file = try SafetensorsFile(contentsOf: path)
+        let (file, c, o) = try OracleCase.open(path)
         self.file = file
-        let c = try OracleCase.json(file, "config", path), o = try OracleCase.json(file, "optim", path)
-        func int(_ k: String, _ def: Int) -> Int { (c[k] as? NSNumber)?.intValue ?? def }
         func str(_ k: String, _ def: String) -> String { (c[k] as? String) ?? def }
-        config = ViTConfig(imageSize: int("img_size", 16), patchSize: int("patch_size", 4), channels: 3,
-                           dim: int("embed_dim", 32), depth: int("depth", 3), heads: int("num_heads", 2))
+        config = try OracleCase.vitConfig(c, path: path, dim: 32, depth: 3)
         maskRatio = (c["mask_ratio"] as? NSNumber)?.doubleValue ?? 0.5
-        teacherHeads = int("teacher_num_heads", 2)
+        guard (0..<1).contains(maskRatio) else { throw OracleError("\(path): metadata mask_ratio = \(maskRatio): must be in [0, 1)") }
+        teacherHeads = try OracleCase.bounded(c, "teacher_num_heads", 2, 1...RunConfig.Bounds.heads, path: path)
         var m = MaskAlignConfig()
-        m.levels = int("levels", 5)
+        m.levels = try OracleCase.bounded(c, "levels", 5, 1...RunConfig.Bounds.depth, path: path)
         let fusion = ["linear": AlignmentStrategy.dynamic, "simple": .layerwise]
         let heads = ["linear": AdapterKind.linear, "norm_linear": .normLinear, "mlp": .mlp]
         let masks = ["attention": MaskAlignMasking.attentive, "random": .random]
@@ -44,7 +42,7 @@ public struct MaskAlignOracleCase {
         }
         m.alignment = a; m.adapter = h; m.masking = k
         alignConfig = m
-        optim = OracleCase.Optim(o, beta2: 0.95)
+        optim = try OracleCase.Optim(o, beta2: 0.95, path: path)
         noDecay = try file.oracleNoDecay(path: path)
         try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }
@@ -76,8 +74,8 @@ public struct MaskAlignOracleCase {
     public func run(steps withSteps: Bool = true) throws -> [String: Tensor] {
         let B = batch, L = config.tokens, K = MAEConfig.keptTokens(tokens: L, maskRatio: maskRatio)
         let images = file.tensors["input.images"]!, noise = file.tensors["input.noise"]!
-        guard images.count == B * 3 * config.imageSize * config.imageSize, noise.count == B * L else {
-            throw OracleError("\(path): input.images \(images.shape) or input.noise \(noise.shape) does not fit [B, 3, \(config.imageSize), \(config.imageSize)] and [B, \(L)]")
+        guard images.count == B * config.channels * config.imageSize * config.imageSize, noise.count == B * L else {
+            throw OracleError("\(path): input.images \(images.shape) or input.noise \(noise.shape) does not fit [B, \(config.channels), \(config.imageSize), \(config.imageSize)] and [B, \(L)]")
         }
         let model = try self.model()
         var out: [String: Tensor] = [:]
