@@ -51,15 +51,11 @@ public enum Bench {
                                  progress: ((Int) -> Void)? = nil) -> Result {
         let (images, mask, labels) = inputs(imageSize: c.imageSize, channels: c.channels, patch: c.patchSize,
                                             outputStride: c.patchSize, tokens: c.tokens, batch: batch, seed: 0)
-        var rng = PRNG(seed: 1)
-        guard pretrain else {
-            return fineTuneStep(ViTEncoder(c), images: images, labels: labels, batch: batch, rng: &rng,
-                                warmup: warmup, steps: steps, progress: progress)
-        }
-        let model = SimMIM(c)
-        model.initialize(&rng)
-        return pretrainStep(model, batch: batch, warmup: warmup, steps: steps, progress: progress) {
-            _ = model.forwardBackward(images, mask: mask, batch: batch)
+        return trainStep(pretrain ? nil : ViTEncoder(c), images: images, labels: labels, batch: batch, warmup: warmup,
+                         steps: steps, progress: progress) { rng in
+            let model = SimMIM(c)
+            model.initialize(&rng)
+            return (model, { _ = model.forwardBackward(images, mask: mask, batch: batch) })
         }
     }
 
@@ -68,16 +64,26 @@ public enum Bench {
                                  progress: ((Int) -> Void)? = nil) -> Result {
         let (images, mask, labels) = inputs(imageSize: c.imageSize, channels: c.channels, patch: c.patchSize,
                                             outputStride: c.outputStride, tokens: c.tokens, batch: batch, seed: 0)
+        return trainStep(pretrain ? nil : SwinEncoder(c), images: images, labels: labels, batch: batch, warmup: warmup,
+                         steps: steps, progress: progress) { rng in
+            let model = try! SimMIMSwin(c, .official)
+            model.initialize(&rng)
+            return (model, { _ = model.forwardBackward(images, mask: mask, batch: batch) })
+        }
+    }
+
+    /// The fine-tune step of `fineTune` when given, else the pre-training step of the
+    /// method `makeMethod` builds (initialised from the same seed).
+    static func trainStep(_ fineTune: (any ImageEncoder)?, images: Tensor, labels: [Int32], batch: Int, warmup: Int, steps: Int,
+                          progress: ((Int) -> Void)?,
+                          makeMethod: (inout PRNG) -> (any PretrainMethod, () -> Void)) -> Result {
         var rng = PRNG(seed: 1)
-        guard pretrain else {
-            return fineTuneStep(SwinEncoder(c), images: images, labels: labels, batch: batch, rng: &rng,
+        if let encoder = fineTune {
+            return fineTuneStep(encoder, images: images, labels: labels, batch: batch, rng: &rng,
                                 warmup: warmup, steps: steps, progress: progress)
         }
-        let model = try! SimMIMSwin(c, .official)
-        model.initialize(&rng)
-        return pretrainStep(model, batch: batch, warmup: warmup, steps: steps, progress: progress) {
-            _ = model.forwardBackward(images, mask: mask, batch: batch)
-        }
+        let (model, forwardBackward) = makeMethod(&rng)
+        return pretrainStep(model, batch: batch, warmup: warmup, steps: steps, progress: progress, forwardBackward: forwardBackward)
     }
 
     /// The same measurement for a token-dropping method on the same encoder: MAE (its default
