@@ -11,20 +11,20 @@ import Tensor
 /// token to its p·p·C pixels in PixelShuffle order (k = c·p² + dy·p + dx), and the loss is
 /// the L1 distance on masked pixels, normalised as the official code: Σ|x − x̂|·M / (Σ M +
 /// 1e-5) / C, with M counted once per pixel, not per channel.
-public final class SimMIM: PretrainMethod {
+public final class SimMIM: SimMIMFamily {
     public let encoder: ViTEncoder
     public let maskMix: MaskTokenMix
     public let head: PredictionHead
     public let loss: ReconstructionLoss
     public let config: ViTConfig
     public let simmimConfig: SimMIMConfig
-    /// Draws the masks of `drawMasks` (nil: masks are passed to `forward`).
     public var maskGenerator: MaskGenerator?
 
     /// d loss / d prediction, `[B·L, outputsPerToken]`.
     private let gradPred = Tensor(shape: [0])
     private var batch = 0
-    public private(set) var mask: [Float] = []
+    public var mask: [Float] = []
+    public var maskTokens: Int { config.tokens }
 
     /// The official SimMIM (linear head, L1 on masked pixels, full resolution).
     public convenience init(_ config: ViTConfig) {
@@ -48,36 +48,11 @@ public final class SimMIM: PretrainMethod {
         maskGenerator = try masks.map { try MaskGenerator($0) }
     }
 
-    public var parameters: [Parameter] { encoder.parameters(inserting: maskMix.parameters) + head.parameters }
     public var backbone: any ImageEncoder { encoder }
-    public var betas: (Float, Float) { (0.9, 0.999) }
-    public var referenceBatch: Int { 512 }
-    public var maskToken: Parameter { maskMix.token }
 
     /// The head's final projection: for the default linear head, the whole head
     /// (`decoder.weight` `[p²C, D, 1, 1]`, `decoder.bias`).
     public var decoder: Linear { head.outputLayer }
-
-    /// The prediction per token, `[B·L, outputsPerToken]`, valid after `forward`.
-    public var prediction: Tensor { head.output }
-
-    /// The official initialisation of the encoder (the mask token drawn after the patch
-    /// embedding, as when the encoder owned it), then the head's (for the linear head, a
-    /// truncated normal on `decoder.weight`).
-    public func initialize(_ rng: inout PRNG) {
-        encoder.initialize(&rng, with: maskMix.parameters)
-        head.initialize(&rng)
-    }
-
-    public func drawMasks(batch: Int, _ rng: inout PRNG) {
-        guard var generator = maskGenerator else { preconditionFailure("SimMIM.drawMasks: built without a MaskSpec") }
-        let n = batch * config.tokens
-        if mask.count != n { mask = [Float](repeating: 0, count: n) }
-        mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
-        maskGenerator = generator
-    }
-
-    public func step(_ images: Tensor, batch: Int) -> Double { forwardBackward(images, mask: mask, batch: batch) }
 
     public var flopsPerImage: FlopCount { SimMIM.flopsPerImage(config, simmimConfig) }
 
@@ -110,15 +85,8 @@ public final class SimMIM: PretrainMethod {
         return loss.forward(pred: pred, patches: encoder.patches, mask: mask, grad: gradPred)
     }
 
-    /// Accumulates every parameter gradient of the last `forward`.
     public func backward() {
         encoder.backwardEmbedding(maskMix.backward(encoder.backward(head.backward(gradPred))))
-    }
-
-    public func forwardBackward(_ images: Tensor, mask: [Float], batch: Int) -> Double {
-        let loss = forward(images, mask: mask, batch: batch)
-        backward()
-        return loss
     }
 
     /// The reconstruction as images `[B, C, r, r]` at the prediction resolution r (the

@@ -15,7 +15,7 @@ import Tensor
 /// mask is drawn on the first stage's grid; the loss weights each output token by it, which
 /// is the official per-pixel weighting exactly when a mask patch covers whole output tokens
 /// (mask.patch a multiple of the stride, as 32 on Swin-B), which `init` requires.
-public final class SimMIMSwin: PretrainMethod {
+public final class SimMIMSwin: SimMIMFamily {
     public let encoder: SwinEncoder
     public let maskMix: MaskTokenMix
     public let head: PredictionHead
@@ -32,7 +32,8 @@ public final class SimMIMSwin: PretrainMethod {
     public let targetPatches = Tensor(shape: [0])
     private var batch = 0
     /// On the first stage's grid, `B·L` (1 = masked).
-    public private(set) var mask: [Float] = []
+    public var mask: [Float] = []
+    public var maskTokens: Int { swinConfig.tokens }
     /// On the output grid, `B·L_out`.
     public private(set) var outputMask: [Float] = []
 
@@ -60,27 +61,7 @@ public final class SimMIMSwin: PretrainMethod {
         maskGenerator = try masks.map { try MaskGenerator($0) }
     }
 
-    public var parameters: [Parameter] { encoder.parameters(inserting: maskMix.parameters) + head.parameters }
     public var backbone: any ImageEncoder { encoder }
-    public var betas: (Float, Float) { (0.9, 0.999) }
-    public var referenceBatch: Int { 512 }
-    public var maskToken: Parameter { maskMix.token }
-    public var prediction: Tensor { head.output }
-
-    public func initialize(_ rng: inout PRNG) {
-        encoder.initialize(&rng, with: maskMix.parameters)
-        head.initialize(&rng)
-    }
-
-    public func drawMasks(batch: Int, _ rng: inout PRNG) {
-        guard var generator = maskGenerator else { preconditionFailure("SimMIMSwin.drawMasks: built without a MaskSpec") }
-        let n = batch * swinConfig.tokens
-        if mask.count != n { mask = [Float](repeating: 0, count: n) }
-        mask.withUnsafeMutableBufferPointer { generator.fill($0.baseAddress!, batch: batch, &rng) }
-        maskGenerator = generator
-    }
-
-    public func step(_ images: Tensor, batch: Int) -> Double { forwardBackward(images, mask: mask, batch: batch) }
 
     public var flopsPerImage: FlopCount { SimMIMSwin.flopsPerImage(swinConfig, simmimConfig) }
 
@@ -122,12 +103,6 @@ public final class SimMIMSwin: PretrainMethod {
 
     public func backward() {
         encoder.backwardEmbedding(maskMix.backward(encoder.backward(head.backward(gradPred))))
-    }
-
-    public func forwardBackward(_ images: Tensor, mask: [Float], batch: Int) -> Double {
-        let l = forward(images, mask: mask, batch: batch)
-        backward()
-        return l
     }
 
     /// The prediction as images `[B, C, H, W]` (regression targets at full resolution: the

@@ -7,12 +7,13 @@ import Train
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Training-step throughput of the vit-micro preset, and raw sgemm on this machine.",
+        abstract: "Training-step throughput of a model preset (vit-micro by default), and raw sgemm on this machine.",
         discussion: """
         Times a SimMIM pre-training step and a fine-tuning step (and, with --mode mae / \
         maskalign, those methods' pre-training steps on the same encoder) (zero_grad + forward + loss + \
         backward + AdamW; data made once, outside the timing) for vit-micro (32x32, patch 4, \
-        dim 128, depth 6, 4 heads, MLP ratio 4) at batch 64, and reports the median as \
+        dim 128, depth 6, 4 heads, MLP ratio 4), or the --preset given (swin-* times SimMIM on \
+        Swin, as scripts/oracle/bench_swin.py times timm's), at batch 64, and reports the median as \
         images/s and GFLOP/s (analytic matmul FLOPs, as shared/oracle/bench_simmim.py), beside \
         raw sgemm GFLOP/s at the MLP's shape, so their ratio shows how much of the machine the \
         step uses. Also prints peak RSS and the OpenBLAS kernel in use.

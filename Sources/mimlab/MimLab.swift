@@ -7,7 +7,7 @@ struct MimLab: ParsableCommand {
         commandName: "mimlab",
         abstract: "Ablation studies of masked image modeling (SimMIM, MAE, MaskAlign) on the CPU.",
         discussion: """
-        Pre-trains a ViT written in Swift on OpenBLAS, fine-tunes and linear-probes it, and \
+        Pre-trains a ViT or Swin encoder written in Swift on OpenBLAS, fine-tunes and linear-probes it, and \
         records every run so that the papers' tables can be regenerated from real runs.
         """,
         subcommands: [

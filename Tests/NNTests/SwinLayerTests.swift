@@ -8,23 +8,8 @@ import XCTest
 final class SwinLayerTests: XCTestCase {
     var rng = PRNG(seed: 17)
 
-    func random(_ shape: [Int], std: Float = 1) -> Tensor {
-        let t = Tensor(shape: shape)
-        rng.fillNormal(t, std: std)
-        return t
-    }
-
-    func randomize(_ params: [Parameter], std: Float = 0.3) {
-        for p in params { rng.fillNormal(p.value, std: std) }
-    }
-
-    func assertPasses(_ result: (checked: Int, mismatches: [GradientCheck.Mismatch]),
-                      file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertGreaterThan(result.checked, 0, file: file, line: line)
-        XCTAssert(result.mismatches.isEmpty,
-                  "\(result.mismatches.count) of \(result.checked) entries differ: \(result.mismatches.prefix(5))",
-                  file: file, line: line)
-    }
+    func random(_ shape: [Int], std: Float = 1) -> Tensor { rng.tensor(shape, std: std) }
+    func randomize(_ params: [Parameter], std: Float = 0.3) { rng.randomize(params, std: std) }
 
     /// partition = torch.roll(x, (−s, −s)) then window_partition, written out on a 2-D grid;
     /// reverse undoes it.

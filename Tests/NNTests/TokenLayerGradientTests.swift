@@ -8,19 +8,7 @@ import XCTest
 final class TokenLayerGradientTests: XCTestCase {
     var rng = PRNG(seed: 43)
 
-    func random(_ shape: [Int], std: Float = 1) -> Tensor {
-        let t = Tensor(shape: shape)
-        rng.fillNormal(t, std: std)
-        return t
-    }
-
-    func assertPasses(_ result: (checked: Int, mismatches: [GradientCheck.Mismatch]),
-                      file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertGreaterThan(result.checked, 0, file: file, line: line)
-        XCTAssert(result.mismatches.isEmpty,
-                  "\(result.mismatches.count) of \(result.checked) entries differ: \(result.mismatches.prefix(5))",
-                  file: file, line: line)
-    }
+    func random(_ shape: [Int], std: Float = 1) -> Tensor { rng.tensor(shape, std: std) }
 
     func testTokenGatherWithFillAndRepeats() {
         let layer = TokenGather(fillName: "decoder.mask_token", dim: 5)

@@ -162,23 +162,18 @@ struct Fixtures {
 
     /// `good` with `sql` applied (CHECK constraints off, so it can hold what mimlab refuses).
     func bent(_ sql: String, in dir: URL, _ name: String) throws -> Data {
-        let path = dir.appendingPathComponent("\(name).sqlite").path
-        try good.write(to: URL(fileURLWithPath: path))
-        var config = Configuration()
-        config.foreignKeysEnabled = false
-        let q = try DatabaseQueue(path: path, configuration: config)
-        try q.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
-            try db.execute(sql: sql)
-        }
-        try q.close()
-        return try Data(contentsOf: URL(fileURLWithPath: path))
+        try Self.bend(good, sql, at: dir.appendingPathComponent("\(name).sqlite").path)
     }
 
     /// The shard with `sql` applied.
     func bentShard(_ sql: String, in dir: URL, _ name: String) throws -> Data {
-        let path = dir.appendingPathComponent("\(name).shard.sqlite").path
-        try shard.write(to: URL(fileURLWithPath: path))
+        try Self.bend(shard, sql, at: dir.appendingPathComponent("\(name).shard.sqlite").path)
+    }
+
+    /// `file` written to `path`, `sql` applied with foreign keys and CHECK constraints off,
+    /// and read back.
+    static func bend(_ file: Data, _ sql: String, at path: String) throws -> Data {
+        try file.write(to: URL(fileURLWithPath: path))
         var config = Configuration()
         config.foreignKeysEnabled = false
         let q = try DatabaseQueue(path: path, configuration: config)

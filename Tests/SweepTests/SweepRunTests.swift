@@ -43,7 +43,8 @@ final class SweepRunTests: XCTestCase {
 
         // 1. kill -9 once a run is done and the next one is in flight.
         let (p1, _) = try CLI.start(["sweep", "run", spec, "--db", db], in: dir, name: "first")
-        try CLI.wait("one run done and one running") {
+        // Generous: under a loaded machine (CI beside other suites) a smoke run takes minutes.
+        try CLI.wait("one run done and one running", timeout: 400) {
             let r = (try? records(spec)) ?? []
             return r.contains { $0.status == .done } && r.contains { $0.status == .running && $0.pid == Int(p1.processIdentifier) }
         }
@@ -58,7 +59,7 @@ final class SweepRunTests: XCTestCase {
         // 2. Ctrl-C (SIGINT) of the second runner while a run is in flight: it gives the run back.
         let (p2, out2) = try CLI.start(["sweep", "run", spec, "--db", db], in: dir, name: "second")
         var interrupted = ""
-        try CLI.wait("the second runner to take a run") {
+        try CLI.wait("the second runner to take a run", timeout: 400) {
             guard let r = try? records(spec).first(where: { $0.status == .running && $0.pid == Int(p2.processIdentifier) }) else { return false }
             interrupted = r.id
             return true

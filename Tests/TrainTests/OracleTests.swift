@@ -11,20 +11,30 @@ final class OracleTests: XCTestCase {
         .appendingPathComponent("Fixtures/oracle")
 
     func check(_ name: String, threads: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        // Every group the README lists is there.
+        try Self.check(threads: threads, reference: "ref64_\(name)",
+                       groups: ["output.loss", "output.pred", "output.grad_norm", "output.step_losses", "grad.", "act.",
+                                "step1.", "step3.", "ft.logits", "ft.loss", "ft.grad."], file: file, line: line) {
+            try OracleCase(path: Self.fixtures.appendingPathComponent("case_\(name).safetensors").path).run()
+        }
+    }
+
+    /// Runs a case on `threads` threads and compares every tensor of the committed reference
+    /// (`Fixtures/oracle/<reference>.safetensors`) within the oracle's tolerances; each of
+    /// `groups` (name prefixes) must be among those compared.
+    static func check(threads: Int, reference: String, groups: [String], file: StaticString, line: UInt,
+                      run: () throws -> [String: Tensor]) throws {
         let saved = Parallel.threads
         Parallel.threads = threads
         defer { Parallel.threads = saved }
-        let oracle = try OracleCase(path: Self.fixtures.appendingPathComponent("case_\(name).safetensors").path)
-        let ours = try oracle.run()
-        let ref = try SafetensorsFile(contentsOf: Self.fixtures.appendingPathComponent("ref64_\(name).safetensors").path)
+        let ours = try run()
+        let ref = try SafetensorsFile(contentsOf: fixtures.appendingPathComponent("\(reference).safetensors").path)
         let rows = Compare.run(reference: ref.tensors, test: ours)
         XCTAssertEqual(rows.count, ref.tensors.count, file: file, line: line)
         let failed = rows.filter { !$0.passed }
         XCTAssert(failed.isEmpty, "\(failed.count) tensors differ: " + failed.prefix(8).map {
             "\($0.name) \($0.status.rawValue) rel_err \($0.relErr)" }.joined(separator: "; "), file: file, line: line)
-        // Every group the README lists is there.
-        for prefix in ["output.loss", "output.pred", "output.grad_norm", "output.step_losses", "grad.", "act.",
-                       "step1.", "step3.", "ft.logits", "ft.loss", "ft.grad."] {
+        for prefix in groups {
             XCTAssert(rows.contains { $0.name.hasPrefix(prefix) }, "no \(prefix) tensors compared", file: file, line: line)
         }
     }
@@ -92,21 +102,12 @@ final class OracleTests: XCTestCase {
 /// steps, fine-tune logits, loss and gradients, within the oracle's tolerances.
 final class SwinOracleTests: XCTestCase {
     func check(threads: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        let saved = Parallel.threads
-        Parallel.threads = threads
-        defer { Parallel.threads = saved }
-        let oracle = try SwinOracleCase(path: OracleTests.fixtures.appendingPathComponent("case_swin_nano.safetensors").path)
-        let ours = try oracle.run()
-        let ref = try SafetensorsFile(contentsOf: OracleTests.fixtures.appendingPathComponent("ref64_swin_nano.safetensors").path)
-        let rows = Compare.run(reference: ref.tensors, test: ours)
-        XCTAssertEqual(rows.count, ref.tensors.count, file: file, line: line)
-        let failed = rows.filter { !$0.passed }
-        XCTAssert(failed.isEmpty, "\(failed.count) tensors differ: " + failed.prefix(8).map {
-            "\($0.name) \($0.status.rawValue) rel_err \($0.relErr)" }.joined(separator: "; "), file: file, line: line)
-        for prefix in ["output.loss", "output.pred", "output.grad_norm", "output.step_losses", "grad.encoder.layers.1.downsample",
-                       "grad.encoder.layers.0.blocks.1.attn.relative_position_bias_table", "grad.encoder.mask_token",
-                       "grad.decoder", "step1.", "step3.", "ft.logits", "ft.loss", "ft.grad.encoder.", "ft.grad.cls_head"] {
-            XCTAssert(rows.contains { $0.name.hasPrefix(prefix) }, "no \(prefix) tensors compared", file: file, line: line)
+        try OracleTests.check(threads: threads, reference: "ref64_swin_nano",
+                              groups: ["output.loss", "output.pred", "output.grad_norm", "output.step_losses", "grad.encoder.layers.1.downsample",
+                                       "grad.encoder.layers.0.blocks.1.attn.relative_position_bias_table", "grad.encoder.mask_token",
+                                       "grad.decoder", "step1.", "step3.", "ft.logits", "ft.loss", "ft.grad.encoder.", "ft.grad.cls_head"],
+                              file: file, line: line) {
+            try SwinOracleCase(path: OracleTests.fixtures.appendingPathComponent("case_swin_nano.safetensors").path).run()
         }
     }
 
