@@ -12,22 +12,13 @@ final class MAEOracleTests: XCTestCase {
     static let fixtures = OracleTests.fixtures
 
     func check(_ name: String, threads: Int = 2, file: StaticString = #filePath, line: UInt = #line) throws {
-        let saved = Parallel.threads
-        Parallel.threads = threads
-        defer { Parallel.threads = saved }
         let oracle = try MAEOracleCase(path: Self.fixtures.appendingPathComponent("\(name).safetensors").path)
-        let ours = try oracle.run()
-        let ref = try SafetensorsFile(contentsOf: Self.fixtures.appendingPathComponent("ref64_\(name).safetensors").path)
-        let rows = Compare.run(reference: ref.tensors, test: ours, rtol: Compare.maeTolerance)
-        XCTAssertEqual(rows.count, ref.tensors.count, file: file, line: line)
-        let failed = rows.filter { !$0.passed }
-        XCTAssert(failed.isEmpty, "\(failed.count) tensors differ: " + failed.prefix(8).map {
-            "\($0.name) \($0.status.rawValue) rel_err \($0.relErr)" }.joined(separator: "; "), file: file, line: line)
-        for prefix in ["output.loss", "output.pred", "output.target", "output.loss_per_patch", "output.mask",
-                       "output.ids_restore", "output.ids_keep", "output.grad_norm", "output.step_losses",
-                       "act.embed", "act.visible", "act.latent", "act.dec_in", "act.dec_norm", "grad.", "step1.", "step3."] {
-            XCTAssert(rows.contains { $0.name.hasPrefix(prefix) }, "no \(prefix) tensors compared", file: file, line: line)
-        }
+        let (ours, ref) = try OracleTests.check(
+            threads: threads, reference: "ref64_\(name)",
+            groups: ["output.loss", "output.pred", "output.target", "output.loss_per_patch", "output.mask",
+                     "output.ids_restore", "output.ids_keep", "output.grad_norm", "output.step_losses",
+                     "act.embed", "act.visible", "act.latent", "act.dec_in", "act.dec_norm", "grad.", "step1.", "step3."],
+            rtol: Compare.maeTolerance, file: file, line: line) { try oracle.run() }
         // Every trainable parameter's gradient (the two fixed position tables have none).
         let grads = Set(ref.tensors.keys.filter { $0.hasPrefix("grad.") })
         XCTAssertEqual(grads.count, try oracle.model().parameters.count, file: file, line: line)

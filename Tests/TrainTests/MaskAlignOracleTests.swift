@@ -14,21 +14,12 @@ final class MaskAlignOracleTests: XCTestCase {
     static let fixtures = OracleTests.fixtures
 
     func check(_ name: String, threads: Int = 2, file: StaticString = #filePath, line: UInt = #line) throws {
-        let saved = Parallel.threads
-        Parallel.threads = threads
-        defer { Parallel.threads = saved }
         let oracle = try MaskAlignOracleCase(path: Self.fixtures.appendingPathComponent("maskalign_\(name).safetensors").path)
-        let ours = try oracle.run()
-        let ref = try SafetensorsFile(contentsOf: Self.fixtures.appendingPathComponent("ref64_maskalign_\(name).safetensors").path)
-        let rows = Compare.run(reference: ref.tensors, test: ours, rtol: Compare.tolerance(forFormat: MaskAlignOracleCase.format))
-        XCTAssertEqual(rows.count, ref.tensors.count, file: file, line: line)
-        let failed = rows.filter { !$0.passed }
-        XCTAssert(failed.isEmpty, "\(failed.count) tensors differ: " + failed.prefix(8).map {
-            "\($0.name) \($0.status.rawValue) rel_err \($0.relErr)" }.joined(separator: "; "), file: file, line: line)
-        for prefix in ["output.loss", "output.grad_norm", "output.teacher_attention", "output.step_losses",
-                       "grad.distill_heads.", "grad.blocks.", "grad.patch_embed.", "grad.cls_token", "step3."] {
-            XCTAssert(rows.contains { $0.name.hasPrefix(prefix) }, "no \(prefix) tensors compared", file: file, line: line)
-        }
+        let (ours, ref) = try OracleTests.check(
+            threads: threads, reference: "ref64_maskalign_\(name)",
+            groups: ["output.loss", "output.grad_norm", "output.teacher_attention", "output.step_losses",
+                     "grad.distill_heads.", "grad.blocks.", "grad.patch_embed.", "grad.cls_token", "step3."],
+            rtol: Compare.tolerance(forFormat: MaskAlignOracleCase.format), file: file, line: line) { try oracle.run() }
         // Every trainable parameter's gradient, the alignment matrix's with dynamic alignment.
         let model = try oracle.model()
         XCTAssertEqual(Set(ref.tensors.keys.filter { $0.hasPrefix("grad.") }),

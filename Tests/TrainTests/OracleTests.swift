@@ -22,14 +22,17 @@ final class OracleTests: XCTestCase {
     /// Runs a case on `threads` threads and compares every tensor of the committed reference
     /// (`Fixtures/oracle/<reference>.safetensors`) within the oracle's tolerances; each of
     /// `groups` (name prefixes) must be among those compared.
-    static func check(threads: Int, reference: String, groups: [String], file: StaticString, line: UInt,
-                      run: () throws -> [String: Tensor]) throws {
+    /// Returns both sides for the caller's own checks; `rtol` as `Compare.run`.
+    @discardableResult
+    static func check(threads: Int, reference: String, groups: [String], rtol: ((String) -> Double)? = nil,
+                      file: StaticString, line: UInt,
+                      run: () throws -> [String: Tensor]) throws -> (ours: [String: Tensor], ref: SafetensorsFile) {
         let saved = Parallel.threads
         Parallel.threads = threads
         defer { Parallel.threads = saved }
         let ours = try run()
         let ref = try SafetensorsFile(contentsOf: fixtures.appendingPathComponent("\(reference).safetensors").path)
-        let rows = Compare.run(reference: ref.tensors, test: ours)
+        let rows = Compare.run(reference: ref.tensors, test: ours, rtol: rtol)
         XCTAssertEqual(rows.count, ref.tensors.count, file: file, line: line)
         let failed = rows.filter { !$0.passed }
         XCTAssert(failed.isEmpty, "\(failed.count) tensors differ: " + failed.prefix(8).map {
@@ -37,6 +40,7 @@ final class OracleTests: XCTestCase {
         for prefix in groups {
             XCTAssert(rows.contains { $0.name.hasPrefix(prefix) }, "no \(prefix) tensors compared", file: file, line: line)
         }
+        return (ours, ref)
     }
 
     func testSmallCaseMatchesFloat64Reference() throws { try check("small", threads: 2) }
