@@ -287,7 +287,9 @@ public struct ConfigReader {
             throw ConfigError("\(origin): \(path) = \(s): must be in [\(range.lowerBound), \(range.upperBound)]")
         }
         if let (lo, hi) = open, !(v > lo && v < hi) {
-            throw ConfigError("\(origin): \(path) = \(s): \(rule ?? "must be in (\(lo), \(hi))")")
+            // A rule in words ("must be positive") still says the bounds: 1e12 is positive too.
+            let bounds = "\(String(format: "%g", lo)) < \(path) < \(String(format: "%g", hi))"
+            throw ConfigError("\(origin): \(path) = \(s): " + (rule.map { "\($0); valid: \(bounds)" } ?? "must be in (\(lo), \(hi))"))
         }
         return v
     }

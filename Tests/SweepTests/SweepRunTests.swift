@@ -141,6 +141,19 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(try records(spec)[1].attempts, 2)
     }
 
+    /// A single run whose fine-tune loss becomes NaN (the issue's "EncodingError.invalidValue:
+    /// nan") ends with one line naming the phase and the step, not an encoder's dump.
+    func testDivergingSingleRunIsOneLine() throws {
+        let o = try CLI.run(["run", CLI.repoRoot.appendingPathComponent("experiments/smoke.yaml").path,
+                             "--set", "pretrain.epochs=0", "--set", "finetune.base_lr=1e11",
+                             "--out", dir.appendingPathComponent("nan").path, "--json"], in: dir, name: "nan")
+        XCTAssertEqual(o.status, 2, o.stderr)
+        let lines = o.stderr.split(separator: "\n").filter { $0.hasPrefix("mimlab: error:") }
+        XCTAssertEqual(lines.count, 1, o.stderr)
+        XCTAssert(lines.first?.contains("finetune diverged at step") == true, o.stderr)
+        XCTAssertFalse(o.stderr.contains("EncodingError") || o.stderr.contains("Fatal error"), o.stderr)
+    }
+
     /// A malformed spec fails before anything is written: an existing database keeps its
     /// bytes, a missing one is not created; `plan` never writes.
     func testMalformedSpecLeavesTheDatabaseUntouched() throws {

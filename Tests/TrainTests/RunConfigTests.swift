@@ -142,6 +142,7 @@ final class RunConfigTests: XCTestCase {
         XCTAssertEqual(try load("method: mae\nmask: {patch: 4}").mae, MAEConfig())
         assertError("mae: {decoder_depth: 2}\n", contains: ["spec.yaml:1", "the mae section applies to method: mae only, not simmim"])
         assertError("method: mae\n", contains: ["mask.patch = 8", "set mask.patch = 4"])
+        assertError("pretrain: {base_lr: 1e12}\n", contains: ["pretrain.base_lr = 1e12", "valid: 0 < pretrain.base_lr < 1e+12"])
         assertError("method: mae\nmask: {patch: 4, type: square}\n", contains: ["mask.type = square", "valid: random, block-wise, grid"])
         XCTAssertEqual(try load("method: mae\nmask: {patch: 4, type: grid, ratio: 0.75}").maskSpec.type, .grid)
         assertError("method: mae\nmask: {patch: 4, type: grid, ratio: 0.6}\n", contains: ["spec.yaml:2", "mask.ratio = 0.6", "valid: 0.75"])
