@@ -102,14 +102,9 @@ final class MaskAlignRunTests: XCTestCase {
         for o in [["maskalign.alignment=layerwise", "maskalign.levels=2"], ["maskalign.adapter=norm-linear"],
                   ["maskalign.adapter=mlp", "maskalign.masking=random"]] {
             let c = try config(["maskalign.teacher=\(a)", "maskalign.levels=2"] + o)
-            let m = try MaskAlignRecipe.make(c, data: nil) as! MaskAlign
-            var rng = PRNG(seed: 0)
-            m.initialize(&rng)
-            m.drawMasks(batch: 2, &rng)
-            let images = Tensor(shape: [2, 3, 32, 32])
-            rng.fillNormal(images, std: 1)
-            XCTAssert(m.step(images, batch: 2).isFinite, "\(o)")
-            XCTAssertEqual(m.masking?.idsKeep.count, 2 * 16)
+            let m = try oneStep(c)
+            XCTAssert(m.loss.isFinite, "\(o)")
+            XCTAssertEqual(m.model.masking?.idsKeep.count, 2 * 16)
         }
     }
 
@@ -181,13 +176,19 @@ final class MaskAlignRunTests: XCTestCase {
         let c = try config(["maskalign.teacher=\(out)", "maskalign.levels=2"])
         XCTAssertEqual(c.maskalign?.teacherShape?.classToken, false)
         XCTAssertEqual(c.maskalign?.teacherPath, out + "/pretrain.safetensors")
+        let m = try oneStep(c)
+        XCTAssert(m.loss.isFinite)
+        XCTAssertEqual(m.model.importance.count, 2 * 64)
+    }
+
+    /// The config's MaskAlign, initialised, after one step on two random 32-px images.
+    func oneStep(_ c: RunConfig) throws -> (model: MaskAlign, loss: Double) {
         let m = try MaskAlignRecipe.make(c, data: nil) as! MaskAlign
         var rng = PRNG(seed: 0)
         m.initialize(&rng)
         m.drawMasks(batch: 2, &rng)
         let images = Tensor(shape: [2, 3, 32, 32])
         rng.fillNormal(images, std: 1)
-        XCTAssert(m.step(images, batch: 2).isFinite)
-        XCTAssertEqual(m.importance.count, 2 * 64)
+        return (m, m.step(images, batch: 2))
     }
 }
