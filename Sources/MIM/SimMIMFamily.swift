@@ -19,6 +19,8 @@ public protocol SimMIMFamily: PretrainMethod {
     func forward(_ images: Tensor, mask: [Float], batch: Int) -> Double
     /// Accumulates every parameter gradient of the last `forward`.
     func backward()
+    /// The prediction of the last `forward` as images (the official `x_rec`).
+    func reconstruction() -> Tensor
 }
 
 extension SimMIMFamily {

@@ -82,6 +82,29 @@ public struct OracleCase {
         return images
     }
 
+    /// The case's `input.mask`: `batch` masks on a `grid`×`grid` token grid.
+    static func mask(_ file: SafetensorsFile, path: String, batch B: Int, grid: Int) throws -> [Float] {
+        let maskT = file.tensors["input.mask"]!
+        guard maskT.count == B * grid * grid else {
+            throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(grid), \(grid)]")
+        }
+        return maskT.array
+    }
+
+    /// SimMIM on either backbone: the case's weights and no-decay list into `model`, one
+    /// forward and backward: `output.loss`, `output.pred`, `output.grad_norm`, `grad.<name>`.
+    static func simmimStep(_ model: some SimMIMFamily, file: SafetensorsFile, noDecay: Set<String>?, images: Tensor,
+                           mask: [Float], batch B: Int, into out: inout [String: Tensor]) throws {
+        try model.load(file.tensors)
+        if let noDecay { for p in model.parameters { p.weightDecay = !noDecay.contains(p.name) } }
+        model.zeroGrad()
+        let loss = model.forwardBackward(images, mask: mask, batch: B)
+        out["output.loss"] = Tensor(scalar: Float(loss))
+        out["output.pred"] = model.reconstruction()
+        out["output.grad_norm"] = Tensor(scalar: Float(model.gradNorm()))
+        for p in model.parameters { out["grad." + p.name] = p.grad.clone() }
+    }
+
     /// The fine-tune half of a case (`cls_head.*` present): a fresh `FineTuneModel` of
     /// `encoder`'s architecture with the case's weights, one forward and backward on
     /// `input.labels`: `ft.logits`, `ft.loss`, `ft.grad.<name>`.
@@ -103,23 +126,11 @@ public struct OracleCase {
     public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
         let B = batch, L = config.tokens, D = config.dim
         let images = try OracleCase.images(file, path: path, channels: config.channels, imageSize: config.imageSize)
-        let maskT = file.tensors["input.mask"]!
-        guard maskT.count == B * L else {
-            throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(config.grid), \(config.grid)]")
-        }
-        let mask = maskT.array
+        let mask = try OracleCase.mask(file, path: path, batch: B, grid: config.grid)
         var out: [String: Tensor] = [:]
 
         let model = SimMIM(config)
-        try model.load(file.tensors)
-        if let noDecay { for p in model.parameters { p.weightDecay = !noDecay.contains(p.name) } }
-
-        model.zeroGrad()
-        let loss = model.forwardBackward(images, mask: mask, batch: B)
-        out["output.loss"] = Tensor(scalar: Float(loss))
-        out["output.pred"] = model.reconstruction()
-        out["output.grad_norm"] = Tensor(scalar: Float(model.gradNorm()))
-        for p in model.parameters { out["grad." + p.name] = p.grad.clone() }
+        try OracleCase.simmimStep(model, file: file, noDecay: noDecay, images: images, mask: mask, batch: B, into: &out)
         let enc = model.encoder
         func act(_ t: Tensor) -> Tensor { let c = t.clone(); c.reshape([B, L, D]); return c }
         out["act.embed"] = act(enc.patchEmbed.proj.output)
@@ -127,11 +138,7 @@ public struct OracleCase {
         for i in 0..<config.depth { out["act.block.\(i)"] = act(enc.blockOutput(i)) }
         out["act.encoder_out"] = act(enc.norm.output)
 
-        if withSteps && optim.steps > 0 {
-            optim.run(model, into: &out,
-                      forwardBackward: { model.forwardBackward(images, mask: mask, batch: B) },
-                      forward: { model.forward(images, mask: mask, batch: B) })
-        }
+        if withSteps && optim.steps > 0 { optim.run(model, images: images, mask: mask, batch: B, into: &out) }
 
         if withFinetune, file.tensors["cls_head.weight"] != nil {
             try OracleCase.fineTune(file, path: path, encoder: ViTEncoder(config), classes: numClasses, images: images, batch: B, into: &out)
@@ -166,6 +173,12 @@ extension SafetensorsFile {
 }
 
 extension OracleCase.Optim {
+    /// The AdamW steps of a SimMIM case (ViT or Swin) on its batch and masks.
+    func run(_ model: some SimMIMFamily, images: Tensor, mask: [Float], batch B: Int, into out: inout [String: Tensor]) {
+        run(model, into: &out, forwardBackward: { model.forwardBackward(images, mask: mask, batch: B) },
+            forward: { model.forward(images, mask: mask, batch: B) })
+    }
+
     /// From the case's `optim` metadata; `beta2` is the method's default (SimMIM 0.999, MAE 0.95).
     init(_ o: [String: Any], beta2: Float, path: String) throws {
         func dbl(_ k: String, _ def: Double) -> Double { (o[k] as? NSNumber)?.doubleValue ?? def }

@@ -53,32 +53,16 @@ public struct SwinOracleCase {
     public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
         let B = batch, c = config
         let images = try OracleCase.images(file, path: path, channels: c.channels, imageSize: c.imageSize)
-        let maskT = file.tensors["input.mask"]!
-        guard maskT.count == B * c.tokens else {
-            throw OracleError("\(path): input.mask has shape \(maskT.shape), expected [\(B), \(c.grid), \(c.grid)]")
-        }
-        let mask = maskT.array
+        let mask = try OracleCase.mask(file, path: path, batch: B, grid: c.grid)
         var out: [String: Tensor] = [:]
         let model = try SimMIMSwin(c, .official)
-        try model.load(file.tensors)
-        if let noDecay { for p in model.parameters { p.weightDecay = !noDecay.contains(p.name) } }
-
-        model.zeroGrad()
-        let loss = model.forwardBackward(images, mask: mask, batch: B)
-        out["output.loss"] = Tensor(scalar: Float(loss))
-        out["output.pred"] = model.reconstruction()
-        out["output.grad_norm"] = Tensor(scalar: Float(model.gradNorm()))
-        for p in model.parameters { out["grad." + p.name] = p.grad.clone() }
+        try OracleCase.simmimStep(model, file: file, noDecay: noDecay, images: images, mask: mask, batch: B, into: &out)
 
         if withFinetune, file.tensors["cls_head.weight"] != nil {
             try OracleCase.fineTune(file, path: path, encoder: model.encoder, classes: numClasses, images: images, batch: B, into: &out)
         }
 
-        if withSteps && optim.steps > 0 {
-            optim.run(model, into: &out,
-                      forwardBackward: { model.forwardBackward(images, mask: mask, batch: B) },
-                      forward: { model.forward(images, mask: mask, batch: B) })
-        }
+        if withSteps && optim.steps > 0 { optim.run(model, images: images, mask: mask, batch: B, into: &out) }
         return out
     }
 }
