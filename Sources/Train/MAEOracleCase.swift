@@ -9,23 +9,19 @@ import Tensor
 /// reference writes, under its names: loss, prediction, target, per-patch loss, mask and
 /// ids, activations, every trainable parameter's gradient, the parameters after N AdamW
 /// steps on the same batch and noise.
-public struct MAEOracleCase {
+public struct MAEOracleCase: OracleCaseFileBacked {
     public static let format = "mae-oracle-v1"
     /// Outputs that are integers in the reference (compared exactly).
     public static let integerOutputs: Set<String> = ["output.ids_restore", "output.ids_keep"]
 
-    public let path: String
-    public let file: SafetensorsFile
+    public let source: OracleCaseFile
     public let config: ViTConfig
     public let mae: MAEConfig
     public let maskRatio: Double
-    public let optim: OracleCase.Optim
-    public let noDecay: Set<String>?
 
     public init(path: String) throws {
-        self.path = path
-        let (file, c, o) = try OracleCase.open(path)
-        self.file = file
+        source = try OracleCaseFile(path: path, beta2: 0.95, inputs: ["input.images", "input.noise"])
+        let c = source.config
         func int(_ k: String, _ def: Int, _ r: ClosedRange<Int>) throws -> Int { try OracleCase.bounded(c, k, def, r, path: path) }
         let cfg = try OracleCase.vitConfig(c, path: path, dim: 64, depth: 2)
         let mae = MAEConfig(decoderDepth: try int("decoder_depth", 2, 1...RunConfig.Bounds.depth),
@@ -38,12 +34,7 @@ public struct MAEOracleCase {
         }
         config = cfg
         self.mae = mae
-        optim = try OracleCase.Optim(o, beta2: 0.95, path: path)
-        noDecay = try file.oracleNoDecay(path: path)
-        try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }
-
-    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
 
     /// The model with the case's weights (official names) and no-decay list.
     public func model() throws -> MAE {

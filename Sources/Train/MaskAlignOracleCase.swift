@@ -9,23 +9,19 @@ import Tensor
 /// uniform for random), the model and optimiser settings in the metadata. `run()` computes
 /// what the float64 reference writes: loss, kept ids, importance, the teacher's last
 /// attention, every trainable gradient, the parameters after N AdamW steps.
-public struct MaskAlignOracleCase {
+public struct MaskAlignOracleCase: OracleCaseFileBacked {
     public static let format = "maskalign-oracle-v1"
     public static let integerOutputs: Set<String> = ["output.ids_keep"]
 
-    public let path: String
-    public let file: SafetensorsFile
+    public let source: OracleCaseFile
     public let config: ViTConfig
     public let maskRatio: Double
     public let teacherHeads: Int
     public let alignConfig: MaskAlignConfig
-    public let optim: OracleCase.Optim
-    public let noDecay: Set<String>?
 
     public init(path: String) throws {
-        self.path = path
-        let (file, c, o) = try OracleCase.open(path)
-        self.file = file
+        source = try OracleCaseFile(path: path, beta2: 0.95, inputs: ["input.images", "input.noise"])
+        let c = source.config
         func str(_ k: String, _ def: String) -> String { (c[k] as? String) ?? def }
         config = try OracleCase.vitConfig(c, path: path, dim: 32, depth: 3)
         maskRatio = (c["mask_ratio"] as? NSNumber)?.doubleValue ?? 0.5
@@ -42,12 +38,7 @@ public struct MaskAlignOracleCase {
         }
         m.alignment = a; m.adapter = h; m.masking = k
         alignConfig = m
-        optim = try OracleCase.Optim(o, beta2: 0.95, path: path)
-        noDecay = try file.oracleNoDecay(path: path)
-        try file.requireOracleTensors(["input.images", "input.noise"], path: path)
     }
-
-    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
 
     /// The model with the case's weights and no-decay list; the teacher through the same
     /// loader as a timm-style checkpoint.

@@ -8,34 +8,21 @@ import Tensor
 /// computes every quantity the float64 PyTorch reference writes, under the same names:
 /// the SimMIM loss, reconstruction, activations and gradients, the parameters after N
 /// AdamW steps on the same batch, and the fine-tune logits, loss and gradients.
-public struct OracleCase {
+public struct OracleCase: OracleCaseFileBacked {
     public struct Optim: Sendable {
         public var lr: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8
         public var weightDecay: Float = 0.05, steps = 3, clipGrad: Float = 0
     }
 
-    public let path: String
-    public let file: SafetensorsFile
+    public let source: OracleCaseFile
     public let config: ViTConfig
     public let numClasses: Int
-    public let optim: Optim
-    public let noDecay: Set<String>?
 
     public init(path: String) throws {
-        self.path = path
-        let (file, c, o) = try OracleCase.open(path)
-        self.file = file
+        source = try OracleCaseFile(path: path, beta2: 0.999, inputs: ["input.images", "input.mask"])
+        let c = source.config
         config = try OracleCase.vitConfig(c, path: path, dim: 128, depth: 6)
         numClasses = try OracleCase.bounded(c, "num_classes", 10, 2...100_000, path: path)
-        optim = try Optim(o, beta2: 0.999, path: path)
-        noDecay = try file.oracleNoDecay(path: path)
-        try file.requireOracleTensors(["input.images", "input.mask"], path: path)
-    }
-
-    /// The case file, its `config` and its `optim` metadata.
-    static func open(_ path: String) throws -> (SafetensorsFile, config: [String: Any], optim: [String: Any]) {
-        let file = try SafetensorsFile(contentsOf: path)
-        return (file, try json(file, "config", path), try json(file, "optim", path))
     }
 
     /// An integer of the metadata, within `range`: bounded before anything is allocated, as
@@ -69,8 +56,6 @@ public struct OracleCase {
         }
         return d
     }
-
-    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
 
     /// The case's `input.images`, checked to be `[B, channels, size, size]`.
     static func images(_ file: SafetensorsFile, path: String, channels: Int, imageSize: Int) throws -> Tensor {

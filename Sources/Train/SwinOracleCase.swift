@@ -9,20 +9,16 @@ import Tensor
 /// labels. `run()` writes what the float64 reference writes, under its names: loss,
 /// reconstruction, grad norm, every gradient, parameters after AdamW steps, step losses,
 /// fine-tune logits, loss and gradients.
-public struct SwinOracleCase {
+public struct SwinOracleCase: OracleCaseFileBacked {
     public static let format = "simmim-swin-oracle-v1"
 
-    public let path: String
-    public let file: SafetensorsFile
+    public let source: OracleCaseFile
     public let config: SwinConfig
     public let numClasses: Int
-    public let optim: OracleCase.Optim
-    public let noDecay: Set<String>?
 
     public init(path: String) throws {
-        self.path = path
-        let (file, c, o) = try OracleCase.open(path)
-        self.file = file
+        source = try OracleCaseFile(path: path, beta2: 0.999, inputs: ["input.images", "input.mask"])
+        let c = source.config
         // Every size bounded before anything is allocated, as `OracleCase.vitConfig`.
         func int(_ k: String, _ def: Int, _ r: ClosedRange<Int>) throws -> Int { try OracleCase.bounded(c, k, def, r, path: path) }
         func ints(_ k: String, _ r: ClosedRange<Int>) throws -> [Int] {
@@ -43,12 +39,7 @@ public struct SwinOracleCase {
         do { try cfg.validate() } catch { throw OracleError("\(path): metadata 'config': \(error)") }
         config = cfg
         numClasses = try int("num_classes", 10, 2...100_000)
-        optim = try OracleCase.Optim(o, beta2: 0.999, path: path)
-        noDecay = try file.oracleNoDecay(path: path)
-        try file.requireOracleTensors(["input.images", "input.mask"], path: path)
     }
-
-    public var batch: Int { file.tensors["input.images"]!.shape.first ?? 0 }
 
     public func run(steps withSteps: Bool = true, finetune withFinetune: Bool = true) throws -> [String: Tensor] {
         let B = batch, c = config
