@@ -37,12 +37,12 @@ public final class SimMIM: SimMIMFamily {
     /// fitted palette of `color-cluster-K`. `masks`: what `drawMasks` draws. Throws a
     /// `ConfigFieldError` for a config that does not fit the encoder or lacks what its
     /// target needs.
-    public init(_ config: ViTConfig, _ simmim: SimMIMConfig, pixels: PixelNormalization? = nil,
+    public init(_ config: ViTConfig, _ simmim: SimMIMConfig, options: ViTOptions = .simmim, pixels: PixelNormalization? = nil,
                 palette: ColorPalette? = nil, masks: MaskSpec? = nil) throws {
         self.config = config
         self.simmimConfig = simmim
         loss = try ReconstructionLoss(simmim, encoder: config, pixels: pixels, palette: palette)
-        encoder = ViTEncoder(config)
+        encoder = ViTEncoder(config, options: options)
         maskMix = MaskTokenMix(dim: config.dim)
         head = makePredictionHead(simmim, encoder: config)
         maskGenerator = try masks.map { try MaskGenerator($0) }

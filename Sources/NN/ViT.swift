@@ -53,7 +53,11 @@ public struct ViTConfig: Codable, Equatable, Sendable {
 /// token (`encoder.cls_token`, whose position row is zero) and the fixed 2-D sin-cos table,
 /// which is not a parameter.
 public struct ViTOptions: Equatable, Sendable {
-    public enum Position: String, Sendable { case learned, sinCos }
+    public enum Position: String, Sendable, CaseIterable {
+        case learned, sinCos
+        /// The spelling of a run config's `encoder.position`.
+        public var configName: String { self == .learned ? "learned" : "sincos" }
+    }
     public var classToken: Bool
     public var position: Position
 

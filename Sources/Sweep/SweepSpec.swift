@@ -417,12 +417,16 @@ extension PlannedRun {
     public static func axisText(_ axis: String, canonicalJSON: String) -> String? {
         guard let root = try? JSONSerialization.jsonObject(with: Data(canonicalJSON.utf8)) as? [String: Any] else { return nil }
         var parts = axis.split(separator: ".").map(String.init)
-        if parts.first == "encoder", parts.count == 2, parts[1] != "preset" {
+        if parts.first == "encoder", parts.count == 2, !["preset", "position"].contains(parts[1]) {
             parts = ["encoder", "vit", parts[1] == "patch" ? "patch_size" : parts[1]]
         }
         var node: Any? = root
         for p in parts { node = (node as? [String: Any])?[p] }
         if node == nil, axis == "target.pred_resolution" { node = (root["data"] as? [String: Any])?["image_size"] }
+        // Absent: SimMIM's ViT learns its position embedding; MAE's and MaskAlign's is fixed.
+        if node == nil, axis == "encoder.position", (root["encoder"] as? [String: Any])?["swin"] == nil {
+            node = root["method"] as? String == "simmim" ? "learned" : "sincos"
+        }
         switch node {
         case let n as NSNumber:
             if axis == "data.flip" { return n.boolValue ? "true" : "false" }

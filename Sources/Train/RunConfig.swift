@@ -37,6 +37,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// The Swin encoder for a `swin-*` preset; nil (and so absent from the canonical JSON,
         /// which keeps every ViT run id) for a ViT.
         public var swin: SwinConfig? = nil
+        /// SimMIM's ViT position embedding when not the learned default: "sincos" (the fixed
+        /// 2-D table MAE uses). nil, and so absent from the canonical JSON, for the learned
+        /// one: every run id made before the key existed is unchanged.
+        public var position: String? = nil
     }
 
     public struct MaskConfig: Codable, Equatable, Sendable {
@@ -133,7 +137,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
         "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version",
                  "resize", "normalize", "val_fraction"],
-        "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps", "window"],
+        "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps", "window", "position"],
         "mask": ["type", "patch", "ratio"],
         "head": ["type", "depth", "width", "heads"],
         "target": ["type", "pred_resolution", "loss_on"],
@@ -258,6 +262,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if target.predResolution == data.imageSize { target.predResolution = nil }
         target.lossOn = try r.string("target.loss_on", target.lossOn, oneOf: RunConfig.lossOn)
         method = try r.string("method", method, oneOf: RunConfig.methods)
+        if tree.has("encoder.position") {
+            // Only SimMIM's ViT has a choice: MAE's and MaskAlign's take the fixed table as
+            // models_mae.py does, and Swin's windows carry a relative position bias.
+            guard encoder.swin == nil, method == "simmim" else {
+                throw ConfigError("\(r.origin("encoder.position")): encoder.position applies to method simmim on a ViT preset, not method \(method) with \(encoder.preset) (\(encoder.swin == nil ? "its ViT has the fixed sin-cos position" : "Swin has a relative position bias in its windows"))")
+            }
+            let p = try r.string("encoder.position", ViTOptions.Position.learned.configName,
+                                 oneOf: ViTOptions.Position.allCases.map(\.configName))
+            if p == ViTOptions.Position.sinCos.configName, encoder.vit.dim % 4 != 0 {
+                throw ConfigError("\(r.origin("encoder.position")): encoder.position = \(p) needs encoder.dim a multiple of 4 (the 2-D sin-cos table), not \(encoder.vit.dim)")
+            }
+            // The default written out is the same run as the default left out: one id.
+            encoder.position = p == ViTOptions.Position.learned.configName ? nil : p
+        }
         if let swin = encoder.swin {
             if method != "simmim" {
                 throw ConfigError("\(r.origin("method")): method = \(method) drops tokens, which Swin's windows cannot; with encoder.preset = \(encoder.preset) valid: simmim")

@@ -19,7 +19,9 @@ public enum SimMIMRecipe: MethodRecipe {
         if let swin = config.encoder.swin {
             return try SimMIMSwin(swin, simmim, pixels: data?.pixels, palette: palette, masks: config.maskSpec)
         }
-        return try SimMIM(config.encoder.vit, simmim, pixels: data?.pixels, palette: palette, masks: config.maskSpec)
+        let position = ViTOptions.Position.allCases.first { $0.configName == config.encoder.position } ?? .learned
+        return try SimMIM(config.encoder.vit, simmim, options: ViTOptions(classToken: false, position: position),
+                          pixels: data?.pixels, palette: palette, masks: config.maskSpec)
     }
 
     public static func flopsPerImage(_ config: RunConfig) -> FlopCount {

@@ -64,6 +64,37 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// `encoder.position: sincos` gives SimMIM's ViT MAE's fixed table in place of the learned
+    /// embedding: a run of its own (another id, no `pos_embed` to train or save), while
+    /// `learned` written out is the default's run; other methods and Swin refuse the key.
+    func testSimMIMWithFixedSinCosPosition() throws {
+        let base = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml")
+        let learned = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: ["encoder.position=learned"])
+        let sincos = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: ["encoder.position=sincos"])
+        XCTAssertEqual(learned.canonicalJSON(), base.canonicalJSON())
+        XCTAssertFalse(base.canonicalJSON().contains("position"))
+        XCTAssertNotEqual(sincos.canonicalJSON(), base.canonicalJSON())
+        XCTAssertEqual(try RunConfig.decode(canonicalJSON: sincos.canonicalJSON()), sincos)
+        let model = try XCTUnwrap(try Methods.recipe(sincos).make(sincos, data: nil) as? SimMIM)
+        XCTAssertNil(model.encoder.posEmbed)
+        XCTAssertNotNil(try XCTUnwrap(try Methods.recipe(base).make(base, data: nil) as? SimMIM).encoder.posEmbed)
+
+        let out = (cache as NSString).appendingPathComponent("sincos")
+        let r = try run(["encoder.position=sincos"], out: out)
+        XCTAssert(r["finetune.top1"]!.isFinite && r["pretrain.loss"]! > 0, "\(r.values)")
+        XCTAssertNil(try SafetensorsFile(contentsOf: out + "/pretrain.safetensors").tensors["encoder.pos_embed"])
+
+        func message(_ o: [String]) -> String {
+            do { _ = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: o); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssert(message(["encoder.position=rope"]).contains("valid values are learned, sincos") || message(["encoder.position=rope"]).contains("learned, sincos"),
+                  message(["encoder.position=rope"]))
+        XCTAssert(message(["method=mae", "mask.patch=4", "mask.ratio=0.75", "encoder.position=sincos"])
+            .contains("encoder.position applies to method simmim on a ViT preset, not method mae"))
+        XCTAssert(message(["encoder.preset=swin-micro", "encoder.position=sincos"]).contains("relative position bias"),
+                  message(["encoder.preset=swin-micro", "encoder.position=sincos"]))
+    }
+
     /// `method: mae` pre-trains, probes and fine-tunes, with either pooled feature and with the
     /// mask token in the encoder; the fine-tune model takes the encoder by name, strictly.
     func testMAERunsEveryPhase() throws {
