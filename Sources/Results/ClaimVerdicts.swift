@@ -62,6 +62,8 @@ public enum ClaimVerdicts {
         public var axes: [String: String]
         /// Seed → the metric (mean over the cell's runs of that seed).
         public var seeds: [String: Double]
+        /// The same for each of the table's other metrics, for claims about them.
+        public var otherMetrics: [String: [String: Double]] = [:]
         /// Mean relative AvgDist of the cell's done runs.
         public var avgdistRel: Double?
         public var isReference: Bool
@@ -107,6 +109,8 @@ public enum ClaimVerdicts {
         public var comparisons: [(Comparison, PairedDifference, Verdict)]
         public var verdict: Verdict
         public var seeds: ClosedRange<Int>
+        /// The metric compared when not the table's first.
+        public var metric: String? = nil
     }
 
     /// The verdict of each claim the cells can test, in the claims' order.
@@ -137,12 +141,16 @@ public enum ClaimVerdicts {
             func name(_ want: [String: String]) -> String {
                 want.keys.sorted().map { "\($0) \(want[$0]!)" }.joined(separator: ", ")
             }
-            let comparison = Comparison(side(claim.a), relation, side(claim.b), names: (name(claim.a), name(claim.b)))
+            var comparison = Comparison(side(claim.a), relation, side(claim.b), names: (name(claim.a), name(claim.b)))
             guard !comparison.a.isEmpty, !comparison.b.isEmpty else { return nil }
+            if let m = claim.metric {
+                func on(_ c: Cell) -> Cell { var c = c; c.seeds = c.otherMetrics[m] ?? [:]; return c }
+                comparison.a = comparison.a.map(on); comparison.b = comparison.b.map(on)
+            }
             let d = comparison.difference
             let verdict = relation.verdict(d)
             return Result(claim: PaperClaim(id: claim.id, table: nil, text: claim.text),
-                          comparisons: [(comparison, d, verdict)], verdict: verdict, seeds: d.n...d.n)
+                          comparisons: [(comparison, d, verdict)], verdict: verdict, seeds: d.n...d.n, metric: claim.metric)
         }
     }
 
@@ -163,7 +171,8 @@ public enum ClaimVerdicts {
             case .notResolved: head = "not resolved at \(seeds)"
             }
             let parts = r.comparisons.map { c, d, v in "\(c.label): \(d.text())\(v == .notResolved ? "" : " (\(v.rawValue))")" }
-            out += "- \(r.claim.id): **\(head)**. \"\(r.claim.text)\". \(parts.joined(separator: "; ")).\n"
+            let on = r.metric.map { " on \($0)" } ?? ""
+            out += "- \(r.claim.id): **\(head)**\(on). \"\(r.claim.text)\". \(parts.joined(separator: "; ")).\n"
         }
         return out + extraLines
     }

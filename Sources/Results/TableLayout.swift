@@ -56,11 +56,14 @@ public struct SpecClaim: Codable, Equatable, Sendable {
     public var a: [String: String]
     public var relation: String
     public var b: [String: String]
+    /// The metric compared, one of the table's; nil: its first (the paper claims' metric).
+    /// MAE's claims are often about the linear probe.
+    public var metric: String?
 
     public static let relations = ["better", "as-good-as", "alike"]
 
-    public init(id: String, text: String, a: [String: String], relation: String, b: [String: String]) {
-        self.id = id; self.text = text; self.a = a; self.relation = relation; self.b = b
+    public init(id: String, text: String, a: [String: String], relation: String, b: [String: String], metric: String? = nil) {
+        self.id = id; self.text = text; self.a = a; self.relation = relation; self.b = b; self.metric = metric
     }
 }
 

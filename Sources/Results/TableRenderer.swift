@@ -34,7 +34,10 @@ public enum TableRenderer {
                 header.append("AvgDist px" + (pivoted ? " " + label : ""))
                 header.append("AvgDist rel" + (pivoted ? " " + label : ""))
             }
-            for m in layout.metrics.dropFirst() { header.append(m + (pivoted ? " " + label : "")) }
+            for m in layout.metrics.dropFirst() {
+                header.append(m + (pivoted ? " " + label : ""))
+                if let match, match.reports(m) { header.append(match.header(columns: layout.columns, values: col) + " " + m) }
+            }
         }
 
         var body: [[QueryValue]] = []
@@ -66,7 +69,14 @@ public enum TableRenderer {
                     cells.append(meanCell(inCell, "avgdist"))
                     cells.append(meanCell(inCell, "avgdist_rel"))
                 }
-                for m in layout.metrics.dropFirst() { cells.append(cell(inCell, m)) }
+                for m in layout.metrics.dropFirst() {
+                    cells.append(cell(inCell, m))
+                    if let match, match.reports(m) {
+                        let found = match.lookup(metric: m, settings: settings)
+                        flagged = flagged || !found.read
+                        cells.append(found.read ? found.text : found.text + " †")
+                    }
+                }
                 claimCells.append(claimCell(layout: layout, row: row, column: col, pivoted: pivoted, match: match,
                                             settings: settings, seeds: seeds, done: inCell, any: inCellAny,
                                             geometry: context.maskGeometry, isReference: row == reference))
@@ -170,8 +180,10 @@ public enum TableRenderer {
         // Figure 3(a) (known before any run), else measured by its runs.
         let avgdistRel = any.first.flatMap { geometryPoint($0, geometry)?.meanRel }
             ?? SampleStats(done.compactMap { $0.results["avgdist_rel"] }).mean
-        return ClaimVerdicts.Cell(label: label, paper: paperSettings, axes: axes, seeds: seeds,
-                                  avgdistRel: avgdistRel, isReference: isReference)
+        var cell = ClaimVerdicts.Cell(label: label, paper: paperSettings, axes: axes, seeds: seeds,
+                                      avgdistRel: avgdistRel, isReference: isReference)
+        for m in layout.metrics.dropFirst() { cell.otherMetrics[m] = seedValues(done, m) }
+        return cell
     }
 
     /// The Figure 3(a) point of a run's mask setting at the run's own image size (the
@@ -333,6 +345,12 @@ struct PaperMatch {
         }) else { return (PaperNumbers.notReported, true) }
         for field in PaperMatch.fields(metric) { if let v = row[field] { return (v, numbers.isRead(table: tableKey, row: row)) } }
         return (PaperNumbers.notReported, true)
+    }
+
+    /// Whether the paper's table has numbers for `metric` at all (MAE's has the linear
+    /// probe beside fine-tuning; SimMIM's fine-tuning only): no column of N/A otherwise.
+    func reports(_ metric: String) -> Bool {
+        rows.contains { row in PaperMatch.fields(metric).contains { row[$0] != nil } }
     }
 
     /// Where each paper keeps a metric: SimMIM "top1", MAE "ft"/"lin", SimMIM Table 5 "finetune_top1".

@@ -334,7 +334,7 @@ public struct SweepSpec {
             default: throw ConfigError("\(d["avgdist"]!.origin): table.avgdist = \(a): expected true or false")
             }
         }
-        let claims = try d["claims"].map { try specClaims($0, axes: rows + columns) } ?? []
+        let claims = try d["claims"].map { try specClaims($0, axes: rows + columns, metrics: metrics) } ?? []
         return TableLayout(name: try scalar(d["name"], "table.name") ?? defaultName,
                            title: try scalar(d["title"], "table.title") ?? defaultName,
                            paper: paper, rows: rows, columns: columns, metrics: metrics,
@@ -343,12 +343,13 @@ public struct SweepSpec {
     }
 
     /// `table.claims`: a list of {id, text, a: {axis: value}, relation, b: {axis: value}},
-    /// whose axes are the table's rows and columns.
-    static func specClaims(_ e: ConfigTree.Entry, axes: [String]) throws -> [SpecClaim] {
+    /// whose axes are the table's rows and columns, and optionally `metric`, one of the
+    /// table's metrics (default: its first).
+    static func specClaims(_ e: ConfigTree.Entry, axes: [String], metrics: [String]) throws -> [SpecClaim] {
         guard case .list(let items) = e.value else {
             throw ConfigError("\(e.origin): table.claims must be a list of {id, text, a, relation, b}")
         }
-        let keys = ["id", "text", "a", "relation", "b"]
+        let keys = ["id", "text", "a", "relation", "b", "metric"]
         return try items.map { item in
             guard case .map(let d, let order) = item.value else {
                 throw ConfigError("\(item.origin): a table claim is a mapping {id, text, a, relation, b}")
@@ -378,7 +379,12 @@ public struct SweepSpec {
             guard SpecClaim.relations.contains(relation) else {
                 throw ConfigError("\(d["relation"]!.origin): table.claims.relation = \(relation); valid: \(SpecClaim.relations.joined(separator: ", "))")
             }
-            return SpecClaim(id: try need("id"), text: try need("text"), a: try side("a"), relation: relation, b: try side("b"))
+            let metric = try scalar(d["metric"], "table.claims.metric")
+            if let metric, !metrics.contains(metric) {
+                throw ConfigError("\(d["metric"]!.origin): table.claims.metric = \(metric): not a metric of the table; valid: \(metrics.joined(separator: ", "))")
+            }
+            return SpecClaim(id: try need("id"), text: try need("text"), a: try side("a"), relation: relation, b: try side("b"),
+                             metric: metric == metrics.first ? nil : metric)
         }
     }
 

@@ -137,4 +137,30 @@ final class ClaimVerdictsTests: XCTestCase {
         // 0.1 − 0.9 = 2.2, 2.8, 4.7: mean 3.23 [−0.01, +6.47] reaches inside ±1: not resolved.
         XCTAssertEqual(r[1].verdict, .notResolved)
     }
+
+    /// A spec claim about another of the table's metrics (MAE's about the linear probe)
+    /// pairs that metric's seeds, and its line says which metric it read.
+    func testSpecClaimOnAnotherMetric() {
+        func cell(_ depth: String, ft: [Double], probe: [Double]) -> ClaimVerdicts.Cell {
+            func bySeed(_ v: [Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: v.enumerated().map { ("\($0.offset)", $0.element) }) }
+            var c = ClaimVerdicts.Cell(label: depth, paper: [:], axes: ["mae.decoder_depth": depth], seeds: bySeed(ft))
+            c.otherMetrics["linprobe.top1"] = bySeed(probe)
+            return c
+        }
+        let cells = [cell("1", ft: [60, 62, 61], probe: [30, 31, 29]), cell("8", ft: [61, 61, 62], probe: [40, 42, 41])]
+        let claims = [SpecClaim(id: "probe", text: "t", a: ["mae.decoder_depth": "8"], relation: "better", b: ["mae.decoder_depth": "1"],
+                                metric: "linprobe.top1"),
+                      SpecClaim(id: "ft", text: "t", a: ["mae.decoder_depth": "8"], relation: "better", b: ["mae.decoder_depth": "1"])]
+        let r = ClaimVerdicts.evaluate(claims, cells: cells)
+        // Probe: 10, 11, 12 → mean 11, sd 1, half-width 4.303/√3 = 2.484: holds.
+        XCTAssertEqual(r[0].comparisons[0].1.mean!, 11, accuracy: 1e-9)
+        XCTAssertEqual(r[0].comparisons[0].1.low!, 11 - 2.484, accuracy: 2e-3)
+        XCTAssertEqual(r[0].verdict, .holds)
+        // Fine-tune: 1, −1, 1 → mean 0.33: not resolved.
+        XCTAssertEqual(r[1].comparisons[0].1.mean!, 1.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(r[1].verdict, .notResolved)
+        let text = ClaimVerdicts.render(r, metric: "finetune.top1")
+        XCTAssert(text.contains("- probe: **holds at n = 3 seeds** on linprobe.top1."), text)
+        XCTAssert(text.contains("- ft: **not resolved at n = 3 seeds**. "), text)
+    }
 }

@@ -61,6 +61,33 @@ final class TableRendererTests: XCTestCase {
             """)
     }
 
+    /// A paper with the linear probe beside fine-tuning (MAE) gets a paper column beside our
+    /// probe too; one without (SimMIM) does not get a column of N/A.
+    func testPaperColumnForTheLinearProbe() throws {
+        let mae = try PaperNumbers(name: "mae", yaml: """
+            decoder_depth:
+              - {value: 1, ft: 84.8, lin: 65.5}
+              - {value: 8, ft: 84.9, lin: 73.5}
+            verification:
+              decoder_depth: {verified: true}
+            """)
+        let layout = TableLayout(name: "t1a", title: "Depth", paper: "mae.decoder_depth", rows: ["mae.decoder_depth"],
+                                 metrics: ["finetune.top1", "linprobe.top1"], paperKeys: ["mae.decoder_depth": "value"])
+        let runs = [TableRun(id: "a", axes: ["mae.decoder_depth": "1", "seed": "0"], status: .done,
+                             results: ["finetune.top1": 60, "linprobe.top1": 30]),
+                    TableRun(id: "b", axes: ["mae.decoder_depth": "8", "seed": "0"], status: .done,
+                             results: ["finetune.top1": 61, "linprobe.top1": 41])]
+        let out = TableRenderer.render(layout: layout, runs: runs, paper: mae)
+        XCTAssert(out.contains("| mae.decoder_depth | finetune.top1 | paper | linprobe.top1 | paper linprobe.top1 |"), out)
+        XCTAssert(out.contains("| 1                 | 60.0 (1)      | 84.8  | 30.0 (1)      | 65.5                |"), out)
+        XCTAssert(out.contains("| 8                 | 61.0 (1)      | 84.9  | 41.0 (1)      | 73.5                |"), out)
+
+        var simmim = Self.layout
+        simmim.metrics = ["finetune.top1", "linprobe.top1"]
+        let plain = TableRenderer.render(layout: simmim, runs: Self.twoByTwo, paper: try PaperNumbers(name: "simmim", yaml: Self.paperYAML))
+        XCTAssertFalse(plain.contains("paper linprobe.top1"), plain)
+    }
+
     func testByteIdenticalWhateverTheInputOrder() throws {
         let paper = try PaperNumbers(name: "simmim", yaml: Self.paperYAML)
         let a = TableRenderer.render(layout: Self.layout, runs: Self.twoByTwo, paper: paper)

@@ -93,6 +93,8 @@ final class SweepSpecTests: XCTestCase {
              ["spec.yaml:5:", "table.claims.a.mask.patch", "not a row or column", "mask.ratio"]),
             ("grids: [{mask.ratio: [0.4]}]\ntable:\n  rows: [mask.ratio]\n  claims:\n    - {id: x, a: {mask.ratio: 0.4}, relation: better, b: {mask.ratio: 0.6}}\n",
              ["spec.yaml:5:", "needs 'text'"]),
+            ("grids: [{mask.ratio: [0.4]}]\ntable:\n  rows: [mask.ratio]\n  metrics: [finetune.top1]\n  claims:\n    - {id: x, text: t, metric: linprobe.top1, a: {mask.ratio: 0.4}, relation: better, b: {mask.ratio: 0.6}}\n",
+             ["spec.yaml:6:", "table.claims.metric = linprobe.top1", "not a metric of the table", "valid: finetune.top1"]),
         ]
         for (yaml, needles) in cases {
             XCTAssertThrowsError(try spec(yaml), yaml) { e in
