@@ -52,11 +52,13 @@ public enum TableRenderer {
                 let inCell = inCellAny.filter { $0.status == .done }
                 cells.append(cell(inCell, metric))
                 let settings = match?.settings(layout: layout, row: row, column: col, cell: inCellAny, all: runs) ?? [:]
-                if let match {
-                    let found = match.lookup(metric: metric, settings: settings)
+                // The paper's number beside ours, † where it was not read in the paper.
+                func appendPaper(_ match: PaperMatch, _ m: String) {
+                    let found = match.lookup(metric: m, settings: settings)
                     flagged = flagged || !found.read
                     cells.append(found.read ? found.text : found.text + " †")
                 }
+                if let match { appendPaper(match, metric) }
                 let seeds = seedValues(inCell, metric)
                 if let reference {
                     if row == reference { cells.append("ref") } else {
@@ -71,11 +73,7 @@ public enum TableRenderer {
                 }
                 for m in layout.metrics.dropFirst() {
                     cells.append(cell(inCell, m))
-                    if let match, match.reports(m) {
-                        let found = match.lookup(metric: m, settings: settings)
-                        flagged = flagged || !found.read
-                        cells.append(found.read ? found.text : found.text + " †")
-                    }
+                    if let match, match.reports(m) { appendPaper(match, m) }
                 }
                 claimCells.append(claimCell(layout: layout, row: row, column: col, pivoted: pivoted, match: match,
                                             settings: settings, seeds: seeds, done: inCell, any: inCellAny,

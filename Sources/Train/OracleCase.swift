@@ -139,24 +139,6 @@ public struct OracleError: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// What every oracle case file (SimMIM, MAE, Swin) carries the same way.
-extension SafetensorsFile {
-    /// The metadata's `no_decay` list of parameter names; nil when absent.
-    func oracleNoDecay(path: String) throws -> Set<String>? {
-        guard let s = metadata["no_decay"] else { return nil }
-        guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
-            throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
-        }
-        return Set(list)
-    }
-
-    func requireOracleTensors(_ names: [String], path: String) throws {
-        for name in names where tensors[name] == nil {
-            throw OracleError("\(path): missing tensor '\(name)'")
-        }
-    }
-}
-
 extension OracleCase.Optim {
     /// The AdamW steps of a SimMIM case (ViT or Swin) on its batch and masks.
     func run(_ model: some SimMIMFamily, images: Tensor, mask: [Float], batch B: Int, into out: inout [String: Tensor]) {

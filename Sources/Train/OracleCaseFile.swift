@@ -20,8 +20,17 @@ public struct OracleCaseFile {
         file = try SafetensorsFile(contentsOf: path)
         config = try OracleCase.json(file, "config", path)
         optim = try OracleCase.Optim(try OracleCase.json(file, "optim", path), beta2: beta2, path: path)
-        noDecay = try file.oracleNoDecay(path: path)
-        try file.requireOracleTensors(inputs, path: path)
+        if let s = file.metadata["no_decay"] {
+            guard let list = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String] else {
+                throw OracleError("\(path): metadata 'no_decay' is not a JSON list of names")
+            }
+            noDecay = Set(list)
+        } else {
+            noDecay = nil
+        }
+        for name in inputs where file.tensors[name] == nil {
+            throw OracleError("\(path): missing tensor '\(name)'")
+        }
     }
 }
 

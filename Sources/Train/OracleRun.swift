@@ -11,10 +11,18 @@ public enum OracleRun {
         let format = try SafetensorsFile(contentsOf: path).metadata["format"]
         var result: SafetensorsFile
         if format == MAEOracleCase.format || format == MaskAlignOracleCase.format {
-            let mae = format == MAEOracleCase.format
-            var outputs = mae ? try MAEOracleCase(path: path).run(steps: steps) : try MaskAlignOracleCase(path: path).run(steps: steps)
-            result = SafetensorsFile(metadata: try SafetensorsFile(contentsOf: path).metadata)
-            for name in mae ? MAEOracleCase.integerOutputs : MaskAlignOracleCase.integerOutputs {
+            var outputs: [String: Tensor]
+            let integers: Set<String>
+            if format == MAEOracleCase.format {
+                let c = try MAEOracleCase(path: path)
+                (outputs, integers) = (try c.run(steps: steps), MAEOracleCase.integerOutputs)
+                result = SafetensorsFile(metadata: c.file.metadata)
+            } else {
+                let c = try MaskAlignOracleCase(path: path)
+                (outputs, integers) = (try c.run(steps: steps), MaskAlignOracleCase.integerOutputs)
+                result = SafetensorsFile(metadata: c.file.metadata)
+            }
+            for name in integers {
                 if let t = outputs.removeValue(forKey: name) { result.integers[name] = (t.shape, t.array.map { Int32($0) }) }
             }
             result.tensors = outputs
