@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Sweep", dependencies: [
-            "Train", "MIM", "Results", .product(name: "Yams", package: "Yams"),
+            "NN", "Train", "MIM", "Results", .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "mimlab", dependencies: [
             "Tensor", "NN", "Data", "MIM", "Train", "Results", "Sweep",

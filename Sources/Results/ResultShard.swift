@@ -30,17 +30,18 @@ public struct ResultShard: Sendable {
         public var pid: Int?
         public var codeVersion: String?
         public var blasKernel: String?
+        public var threads: Int?
         public var startedAt: Double?
         public var finishedAt: Double?
         public var error: String?
 
         public init(id: String, config: String, sweeps: [String], status: RunStatus, attempts: Int = 1,
                     host: String? = WorkerIdentity.hostName, pid: Int? = Int(getpid()), codeVersion: String? = nil,
-                    blasKernel: String? = nil,
+                    blasKernel: String? = nil, threads: Int? = nil,
                     startedAt: Double? = nil, finishedAt: Double? = Date().timeIntervalSince1970, error: String? = nil) {
             self.id = id; self.config = config; self.sweeps = sweeps; self.status = status; self.attempts = attempts
             self.host = host; self.pid = pid; self.codeVersion = codeVersion; self.blasKernel = blasKernel
-            self.startedAt = startedAt; self.finishedAt = finishedAt; self.error = error
+            self.threads = threads; self.startedAt = startedAt; self.finishedAt = finishedAt; self.error = error
         }
     }
 
@@ -222,7 +223,7 @@ public struct ResultShard: Sendable {
                 }
                 let run = Run(id: record.id, config: record.config, sweeps: sweeps, status: record.status,
                               attempts: record.attempts, host: record.host, pid: record.pid, codeVersion: record.codeVersion,
-                              blasKernel: record.blasKernel, startedAt: record.startedAt, finishedAt: record.finishedAt, error: record.error)
+                              blasKernel: record.blasKernel, threads: record.threads, startedAt: record.startedAt, finishedAt: record.finishedAt, error: record.error)
                 return ResultShard(run: run, createdAt: record.createdAt, results: results, metrics: metrics)
             }
         } catch let e as ShardError { throw e } catch {
@@ -283,9 +284,9 @@ extension ResultShard.Run {
     func insert(_ db: Database, createdAt: Double) throws {
         try db.execute(sql: """
             INSERT INTO runs (id, config, status, attempts, host, pid, created_at, started_at, finished_at,
-                              heartbeat_at, error, code_version, blas_kernel)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              heartbeat_at, error, code_version, blas_kernel, threads)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, config, status.rawValue, attempts, host, pid, createdAt,
-                             startedAt, finishedAt, finishedAt, error, codeVersion, blasKernel])
+                             startedAt, finishedAt, finishedAt, error, codeVersion, blasKernel, threads])
     }
 }

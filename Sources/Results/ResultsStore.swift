@@ -182,6 +182,11 @@ public final class ResultsStore: @unchecked Sendable {
         m.registerMigration("v3-blas-kernel") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN blas_kernel TEXT")
         }
+        // The compute threads the run had: its seconds mean little without them (two 1-thread
+        // runs side by side on 2 cores each take about as long as one 2-thread run alone).
+        m.registerMigration("v4-threads") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN threads INTEGER")
+        }
         return m
     }
 
@@ -286,9 +291,10 @@ public final class ResultsStore: @unchecked Sendable {
                 guard eligible else { continue }
                 try db.execute(sql: """
                     UPDATE runs SET status = 'running', attempts = attempts + 1, host = ?, pid = ?,
-                      started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, code_version = ?, blas_kernel = ?
+                      started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, code_version = ?, blas_kernel = ?,
+                      threads = ?
                     WHERE id = ?
-                    """, arguments: [worker.host, worker.pid, now, now, worker.codeVersion, worker.blasKernel, id])
+                    """, arguments: [worker.host, worker.pid, now, now, worker.codeVersion, worker.blasKernel, worker.threads, id])
                 return ClaimedRun(id: id, config: r.config, attempt: r.attempts + 1, previousStatus: r.status)
             }
             return nil

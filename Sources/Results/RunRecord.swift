@@ -26,6 +26,8 @@ public struct RunRecord: Sendable {
     public var codeVersion: String?
     /// The OpenBLAS kernel and who chose it; nil for runs from before it was recorded.
     public var blasKernel: String?
+    /// Compute threads of the process that ran it; nil for runs from before it was recorded.
+    public var threads: Int?
 
     /// Every column checked: a malformed row is an error naming the run and the column.
     init(row: Row) throws {
@@ -44,6 +46,7 @@ public struct RunRecord: Sendable {
         createdAt = try v("created_at"); startedAt = try o("started_at"); finishedAt = try o("finished_at")
         heartbeatAt = try o("heartbeat_at"); error = try o("error"); codeVersion = try o("code_version")
         blasKernel = try o("blas_kernel")
+        threads = try o("threads")
     }
 
     /// A running run nobody is running any more: its worker on this host is gone (pid not
@@ -62,10 +65,13 @@ public struct WorkerIdentity: Sendable {
     public var codeVersion: String?
     /// `BLASKernel.status.record` of the process that runs the run.
     public var blasKernel: String?
+    /// Its compute threads (`--threads`).
+    public var threads: Int?
 
     public init(host: String = WorkerIdentity.hostName, pid: Int32 = getpid(), codeVersion: String? = nil,
-                blasKernel: String? = nil) {
+                blasKernel: String? = nil, threads: Int? = nil) {
         self.host = host; self.pid = pid; self.codeVersion = codeVersion; self.blasKernel = blasKernel
+        self.threads = threads
     }
 
     public static var hostName: String { ProcessInfo.processInfo.hostName }

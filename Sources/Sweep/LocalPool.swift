@@ -13,7 +13,8 @@ public enum LocalPool {
                                  keepRuns: String?, observer: SweepObserver, parentPid: Int32? = nil,
                                  say: @escaping @Sendable (String) -> Void) throws {
         Parallel.threads = threads
-        let worker = SweepWorker(store: store, runs: spec.runs, identity: WorkerIdentity(codeVersion: CodeVersion.current, blasKernel: BLASKernel.status.record),
+        let identity = WorkerIdentity(codeVersion: CodeVersion.current, blasKernel: BLASKernel.status.record, threads: threads)
+        let worker = SweepWorker(store: store, runs: spec.runs, identity: identity,
                                  retryFailed: retryFailed, cacheDir: cache, outputRoot: keepRuns)
         let giveBack = { (why: String) -> Never in
             let id = worker.currentRun

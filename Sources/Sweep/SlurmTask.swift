@@ -76,7 +76,7 @@ public final class SlurmTaskRunner: @unchecked Sendable {
         let run = ResultShard.Run(
             id: task.id, config: task.config, sweeps: task.sweeps, status: outcome.status,
             attempts: task.attempt + restartCount, codeVersion: codeVersion,
-            blasKernel: BLASKernel.status.record, startedAt: startedAt,
+            blasKernel: BLASKernel.status.record, threads: Parallel.threads, startedAt: startedAt,
             finishedAt: Date().timeIntervalSince1970, error: outcome.error)
         let path = try ResultShard.write(dir: list.shards, run: run, results: outcome.results, metrics: recorder.points)
         try? policy.removeState()

@@ -86,7 +86,7 @@ public struct CostModel {
         // A config that parsed names a registered method.
         let pre = (try? Methods.recipe(c)).map { $0.flopsPerImage(c).train } ?? 0
         let ft = Methods.finetuneFlopsPerImage(c)
-        var total = Double(c.pretrain.epochs * c.data.poolSize) * pre
+        var total = Double((c.pretrained == nil ? c.pretrain.epochs : 0) * c.data.poolSize) * pre
         total += Double(c.finetune.epochs * c.data.finetuneSize) * ft.train
         if c.finetune.epochs > 0 { total += Double(c.data.testSize) * ft.forward }
         if c.linprobe.epochs > 0 { total += Double(c.data.finetuneSize + c.data.testSize) * ft.forward }

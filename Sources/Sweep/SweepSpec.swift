@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import Results
 import Train
 
@@ -40,7 +41,7 @@ public struct SweepSpec {
     public static let validAxes: [String] = {
         var out: [String] = []
         for (section, keys) in RunConfig.validKeys where !section.isEmpty { out += keys.map { "\(section).\($0)" } }
-        out += ["method", "seed"]
+        out += ["method", "seed", "pretrained"]
         return out.sorted()
     }()
 
@@ -431,7 +432,7 @@ extension PlannedRun {
         if node == nil, axis == "target.pred_resolution" { node = (root["data"] as? [String: Any])?["image_size"] }
         // Absent: SimMIM's ViT learns its position embedding; MAE's and MaskAlign's is fixed.
         if node == nil, axis == "encoder.position", (root["encoder"] as? [String: Any])?["swin"] == nil {
-            node = root["method"] as? String == "simmim" ? "learned" : "sincos"
+            node = (root["method"] as? String == "simmim" ? ViTOptions.Position.learned : .sinCos).configName
         }
         switch node {
         case let n as NSNumber:

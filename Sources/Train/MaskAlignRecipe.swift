@@ -4,10 +4,8 @@ import NN
 import Tensor
 
 /// MaskAlign from a run config: the `maskalign:` section (`MaskAlignConfig`) and
-/// `mask.ratio`. The teacher is named by run id (16 hex digits, found as
-/// `<teacher_runs>/<id>/pretrain.safetensors`, the layout of `mimlab run --out` and of a
-/// sweep's `--keep-runs`) or by the path of a checkpoint (or of a run directory); its
-/// identity (`run:<id>`, or `sha256:` of the file) and shape go into the config, so the
+/// `mask.ratio`. The teacher is a `CheckpointReference` (a run id under
+/// `maskalign.teacher_runs`, or a path); its identity and shape go into the config, so the
 /// student's run id changes with the teacher. MaskAlign aligns features on single visible
 /// tokens with its own masking, so the SimMIM settings must stay at their defaults.
 public enum MaskAlignRecipe: MethodRecipe {
@@ -21,13 +19,8 @@ public enum MaskAlignRecipe: MethodRecipe {
         if raw.isEmpty {
             throw ConfigError("\(r.origin("maskalign")): maskalign.teacher is required: a run id (16 hex digits, under maskalign.teacher_runs) or the path of a ViT checkpoint (.safetensors)")
         }
-        let byRunID = raw.count == 16 && raw.allSatisfy(\.isHexDigit)
-        var path = byRunID ? (runs as NSString).appendingPathComponent("\(raw)/pretrain.safetensors") : raw
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            path = (path as NSString).appendingPathComponent("pretrain.safetensors")
-        }
-        path = URL(fileURLWithPath: path).standardizedFileURL.path
+        let ref = CheckpointReference(raw, runs: runs, field: "maskalign.teacher")
+        let path = ref.path
         m.teacherPath = path
         m.teacherDim = try r.tree.has("maskalign.teacher_dim") ? r.int("maskalign.teacher_dim", 0, min: 1, max: RunConfig.Bounds.width) : nil
         r.tree.markRead("maskalign.teacher_dim")
@@ -37,30 +30,23 @@ public enum MaskAlignRecipe: MethodRecipe {
         m.adapter = AdapterKind(rawValue: try r.string("maskalign.adapter", m.adapter.rawValue, oneOf: AdapterKind.allCases.map(\.rawValue)))!
         m.masking = MaskAlignMasking(rawValue: try r.string("maskalign.masking", m.masking.rawValue,
                                                            oneOf: MaskAlignMasking.allCases.map(\.rawValue)))!
-        // By run id the identity needs no file, and a teacher not made yet is found (or
-        // missed, with its name) when the run starts; by path the identity is the file's hash.
-        if byRunID {
-            m.teacher = "run:" + raw.lowercased()
-        }
-        if !byRunID || FileManager.default.fileExists(atPath: path) {
+        // By run id a teacher not made yet is found (or missed, with its name) when the run
+        // starts; by path the identity is the file's hash.
+        if ref.runID == nil || ref.exists {
             let teacher: TeacherCheckpoint
-            do { teacher = try TeacherCheckpoint(path: path, imageSize: c.data.imageSize) } catch let e as ConfigError {
+            do {
+                teacher = try TeacherCheckpoint(path: path, imageSize: c.data.imageSize)
+                try ref.checkRunConfig(teacher.runConfig)
+            } catch let e as ConfigError {
                 throw ConfigError("\(r.origin("maskalign.teacher")): \(e)")
-            }
-            if byRunID {
-                guard let json = teacher.runConfig, String(SHA256.hex(Array(json.utf8)).prefix(16)) == raw.lowercased() else {
-                    throw ConfigError("\(r.origin("maskalign.teacher")): \(path): metadata 'config': not the config of run \(raw)")
-                }
-            } else {
-                guard let bytes = FileManager.default.contents(atPath: path) else {
-                    throw ConfigError("\(r.origin("maskalign.teacher")): \(path): not readable (maskalign.teacher)")
-                }
-                m.teacher = "sha256:" + SHA256.hex(Array(bytes))
             }
             m.teacherShape = teacher.shape
             if teacher.encoder.tokenCount != c.encoder.vit.tokens {
                 throw ConfigError("\(r.origin("maskalign.teacher")): \(path): patch_embed.proj.weight: the teacher cuts \(c.data.imageSize)-px images into \(teacher.encoder.tokenCount) patches, the student (encoder.patch = \(c.encoder.vit.patchSize)) into \(c.encoder.vit.tokens); they must share the grid")
             }
+        }
+        do { m.teacher = try ref.identity() } catch let e as ConfigError {
+            throw ConfigError("\(r.origin("maskalign.teacher")): \(e)")
         }
         do { try m.validate(student: c.encoder.vit, maskRatio: c.mask.ratio) } catch let e as ConfigFieldError {
             let file = e.field.hasPrefix("maskalign.teacher") || e.field == "maskalign.levels" && m.teacherShape != nil ? "\(path): " : ""

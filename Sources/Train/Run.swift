@@ -34,7 +34,8 @@ public struct RunResult: Codable, Sendable {
 }
 
 /// One run: AvgDist of the mask distribution, pre-training by the config's method (skipped with
-/// `pretrain.epochs: 0`, the random-initialisation baseline), a linear probe of the frozen
+/// `pretrain.epochs: 0`, the random-initialisation baseline, or taken from an earlier run
+/// with `pretrained`), a linear probe of the frozen
 /// pre-trained encoder, then fine-tuning; checkpoint and results JSON in `outputDir`.
 ///
 /// With a `checkpoint` policy, pre-training is resumable (see `CheckpointPolicy`): a run
@@ -69,12 +70,14 @@ public struct Run {
         let model = try recipe.make(config, data: data)
         var initRNG = root.fork("init")
         model.initialize(&initRNG)
-        if let maskAlign = model as? MaskAlign, config.pretrain.epochs > 0 {
+        if let maskAlign = model as? MaskAlign, config.pretrain.epochs > 0, config.pretrained == nil {
             let used = UsedMaskAvgDist.measure(maskAlign, data: data.pretrain, spec: config.maskSpec, seed: seed, samples: Run.avgDistSamples)
             result["avgdist"] = used.mean
             result["avgdist_rel"] = used.meanRel
         }
-        if config.pretrain.epochs > 0 {
+        if config.pretrained != nil {
+            try PretrainedCheckpoint.load(into: model, config: config)
+        } else if config.pretrain.epochs > 0 {
             let r = try Pretrainer(phase: config.pretrain, seed: seed)
                 .run(model, data: data.pretrain, observer: observer, checkpoint: checkpoint, config: config.canonicalJSON())
             // Only when it happened, so the keys of an ordinary run stay as they were.

@@ -105,6 +105,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var linprobe = PhaseConfig(epochs: 30, batch: 256, baseLR: 0.02, warmupEpochs: 1, minLR: 0,
                                       weightDecay: 0, clipGrad: 0, layerDecay: 1, labelSmoothing: 0, dropPath: 0)
     public var seed = 0
+    /// The source of a run that starts from an earlier run's pre-trained model instead of
+    /// pre-training (`PretrainedCheckpoint`): `run:<id>` or `sha256:<hex>`. nil, and so
+    /// absent from the canonical JSON (every other run id unchanged), for a run that pre-trains.
+    public var pretrained: String? = nil
+    /// Where that checkpoint is; not part of the run id.
+    public var pretrainedPath: String? = nil
 
     public init() {}
 
@@ -134,7 +140,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return keys
     }
     static let baseKeys: [String: [String]] = [
-        "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed"],
+        "": ["data", "encoder", "mask", "head", "target", "method", "pretrain", "finetune", "linprobe", "seed", "pretrained"],
         "data": ["dataset", "path", "image_size", "classes", "pool_size", "finetune_size", "test_size", "crop_scale_min", "flip", "synthetic_version",
                  "resize", "normalize", "val_fraction"],
         "encoder": ["preset", "patch", "dim", "depth", "heads", "mlp_ratio", "ln_eps", "window", "position"],
@@ -306,6 +312,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try RunConfig.refuseUnused(r, "linprobe", linprobe, ["clip_grad", "layer_decay", "label_smoothing", "drop_path"],
                                    why: "the linear probe trains one Linear layer on frozen features, without clipping or label smoothing")
         seed = try r.int("seed", seed, min: 0)
+        if tree.has(PretrainedCheckpoint.field) { try PretrainedCheckpoint.read(r, into: &self) }
         try tree.checkAllRead(validKeys: RunConfig.validKeys)
         do { _ = try simmimConfig() } catch { throw ConfigError("\(r.origin("head")): \(error)") }
     }
@@ -428,6 +435,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         enc.keyEncodingStrategy = .convertToSnakeCase
         var c = self
         if c.data.dataset == "folder" { c.data.path = nil }
+        c.pretrainedPath = nil
         c.maskalign = c.maskalign?.canonical
         return String(decoding: try! enc.encode(c), as: UTF8.self)
     }

@@ -16,11 +16,7 @@ public struct TeacherCheckpoint {
     public let runConfig: String?
 
     public init(path: String, imageSize: Int) throws {
-        guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("\(path): no such file (maskalign.teacher)") }
-        let file: SafetensorsFile
-        do { file = try SafetensorsFile(contentsOf: path) } catch {
-            throw ConfigError("\(path): not a readable safetensors checkpoint (maskalign.teacher): \(error)")
-        }
+        let file = try CheckpointReference.open(path, field: "maskalign.teacher")
         try self.init(file, path: path, prefix: "", imageSize: imageSize)
     }
 

@@ -17,7 +17,8 @@ final class ResultShardTests: XCTestCase {
     func run(_ id: String, _ status: RunStatus, attempts: Int = 1, finishedAt: Double = 1_700_000_100,
              sweeps: [String] = ["slurm"], error: String? = nil) -> ResultShard.Run {
         ResultShard.Run(id: id, config: ResultShardTests.config, sweeps: sweeps, status: status, attempts: attempts,
-                        host: "node07", pid: 4242, codeVersion: "abc123", startedAt: finishedAt - 100,
+                        host: "node07", pid: 4242, codeVersion: "abc123", blasKernel: "SkylakeX (mimlab)", threads: 4,
+                        startedAt: finishedAt - 100,
                         finishedAt: finishedAt, error: error)
     }
 

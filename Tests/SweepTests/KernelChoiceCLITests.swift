@@ -35,15 +35,16 @@ final class KernelChoiceCLITests: XCTestCase {
         XCTAssertEqual(j["cpu_features"] as? String, "AVX2 + FMA")
     }
 
-    func testEachRunRecordsItsKernel() throws {
+    /// The kernel and the thread count, without which a run's seconds cannot be compared.
+    func testEachRunRecordsItsKernelAndThreads() throws {
         let dir = try CLI.tempDir()
         let spec = try CLI.writeSpec(dir, "seeds: [0]\n")
         let db = dir.appendingPathComponent("r.sqlite").path
         let env = ["OPENBLAS_CORETYPE": "Haswell"]
-        let run = try CLI.run(["sweep", "run", spec, "--db", db], in: dir, env: env)
+        let run = try CLI.run(["sweep", "run", spec, "--db", db, "--threads", "1"], in: dir, env: env)
         XCTAssertEqual(run.status, 0, run.stderr)
-        let out = try CLI.run(["sql", "select blas_kernel from runs", "--db", db, "--format", "csv"], in: dir, name: "sql")
+        let out = try CLI.run(["sql", "select blas_kernel, threads from runs", "--db", db, "--format", "csv"], in: dir, name: "sql")
         XCTAssertEqual(out.status, 0, out.stderr)
-        XCTAssertTrue(out.stdout.contains("Haswell (user)"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("Haswell (user),1"), out.stdout)
     }
 }
