@@ -434,6 +434,8 @@ extension PlannedRun {
         if node == nil, axis == "encoder.position", (root["encoder"] as? [String: Any])?["swin"] == nil {
             node = (root["method"] as? String == "simmim" ? ViTOptions.Position.learned : .sinCos).configName
         }
+        // Absent: the run pre-trains its own encoder (or none, at 0 epochs).
+        if node == nil, axis == "pretrained" { return "none" }
         switch node {
         case let n as NSNumber:
             if axis == "data.flip" { return n.boolValue ? "true" : "false" }

@@ -27,6 +27,7 @@ final class SweepSpecTests: XCTestCase {
         XCTAssertEqual(s.runs[0].axisText("mask.ratio"), "0.4")
         XCTAssertEqual(s.runs[0].axisText("target.pred_resolution"), "32")   // the default: full resolution
         XCTAssertEqual(s.runs[0].axisText("encoder.patch"), "4")
+        XCTAssertEqual(s.runs[0].axisText("pretrained"), "none")   // pre-trains its own encoder
         XCTAssertEqual(s.name, "spec")
     }
 
