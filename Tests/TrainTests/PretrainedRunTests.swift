@@ -7,23 +7,7 @@ import XCTest
 /// `pretrained:` starts a run from the model an earlier run pre-trained: the probe and
 /// fine-tuning see exactly what they would have seen after that run's own pre-training,
 /// and a config that would misdescribe how its encoder was made is refused.
-final class PretrainedRunTests: XCTestCase {
-    var cache: String!
-
-    override func setUpWithError() throws {
-        cache = FileManager.default.temporaryDirectory.appendingPathComponent("mimlab-pretrained-\(UUID().uuidString)").path
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: cache) }
-
-    func config(_ overrides: [String]) throws -> RunConfig {
-        try RunConfig.parse(yaml: RunTests.tiny, source: "tiny.yaml", overrides: overrides)
-    }
-
-    func run(_ c: RunConfig, out: String? = nil) throws -> RunResult {
-        try Run(config: c, outputDir: out).execute(try RunDataFactory.make(c, cacheDir: cache))
-    }
-
+final class PretrainedRunTests: TinyRunTestCase {
     func message(_ overrides: [String]) -> String {
         do { _ = try config(overrides); return "no error" } catch { return "\(error)" }
     }

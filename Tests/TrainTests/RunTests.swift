@@ -6,7 +6,7 @@ import Train
 import XCTest
 
 /// One run end to end on a few hundred synthetic images, through every head and target.
-final class RunTests: XCTestCase {
+final class RunTests: TinyRunTestCase {
     static let tiny = """
     data: {pool_size: 128, finetune_size: 64, test_size: 64}
     encoder: {preset: vit-nano}
@@ -15,17 +15,8 @@ final class RunTests: XCTestCase {
     linprobe: {epochs: 2, batch: 32}
     """
 
-    var cache: String!
-
-    override func setUpWithError() throws {
-        cache = FileManager.default.temporaryDirectory.appendingPathComponent("mimlab-run-\(UUID().uuidString)").path
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: cache) }
-
     func run(_ overrides: [String], out: String? = nil) throws -> RunResult {
-        let c = try RunConfig.parse(yaml: Self.tiny, source: "tiny.yaml", overrides: overrides)
-        return try Run(config: c, outputDir: out).execute(try RunDataFactory.make(c, cacheDir: cache))
+        try run(try config(overrides), out: out)
     }
 
     func testEveryPhaseReportsItsResults() throws {

@@ -6,21 +6,9 @@ import Train
 import XCTest
 
 /// Swin as a run-config encoder: the preset, its checks, and a run through every phase.
-final class SwinRunTests: XCTestCase {
-    var cache: String!
-
-    override func setUpWithError() throws {
-        cache = FileManager.default.temporaryDirectory.appendingPathComponent("mimlab-swin-\(UUID().uuidString)").path
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: cache) }
-
-    func parse(_ overrides: [String]) throws -> RunConfig {
-        try RunConfig.parse(yaml: RunTests.tiny, source: "tiny.yaml", overrides: overrides)
-    }
-
+final class SwinRunTests: TinyRunTestCase {
     func testPresetBuildsSimMIMOnSwin() throws {
-        let c = try parse(["encoder.preset=swin-micro"])
+        let c = try config(["encoder.preset=swin-micro"])
         XCTAssertEqual(c.encoder.swin, {
             var s = SwinConfig.micro; s.imageSize = 32; return s }())
         XCTAssert(c.canonicalJSON().contains("\"swin\":{"))
@@ -34,21 +22,21 @@ final class SwinRunTests: XCTestCase {
         // Round trip through the canonical JSON.
         XCTAssertEqual(try RunConfig.decode(canonicalJSON: c.canonicalJSON()), c)
         // Overrides reach the Swin config.
-        let d = try parse(["encoder.preset=swin-micro", "encoder.dim=16", "encoder.window=2"])
+        let d = try config(["encoder.preset=swin-micro", "encoder.dim=16", "encoder.window=2"])
         XCTAssertEqual(d.encoder.swin?.embedDim, 16)
         XCTAssertEqual(d.encoder.swin?.window, 2)
     }
 
     /// Adding Swin left the ViT configs' JSON (and so their ids) alone.
     func testViTConfigHasNoSwinSection() throws {
-        let c = try parse([])
+        let c = try config([])
         XCTAssertNil(c.encoder.swin)
         XCTAssertFalse(c.canonicalJSON().contains("swin"))
     }
 
     func testBadSettingsNameTheField() {
         func message(_ o: [String]) -> String {
-            do { _ = try parse(o); return "no error" } catch { return "\(error)" }
+            do { _ = try config(o); return "no error" } catch { return "\(error)" }
         }
         XCTAssert(message(["encoder.preset=swin-micro", "encoder.window=3"]).contains("encoder.window = 3 must divide stage 0's 16×16 grid"),
                   message(["encoder.preset=swin-micro", "encoder.window=3"]))
@@ -64,7 +52,7 @@ final class SwinRunTests: XCTestCase {
     /// layer-wise lr decay and drop-path), deterministic by seed.
     func testSwinRunsEveryPhase() throws {
         let o = ["encoder.preset=swin-micro", "encoder.dim=16", "finetune.layer_decay=0.75", "finetune.drop_path=0.1"]
-        let c = try parse(o + ["seed=3"])
+        let c = try config(o + ["seed=3"])
         let data = try RunDataFactory.make(c, cacheDir: cache)
         let a = try Run(config: c, outputDir: nil).execute(data)
         for key in ["pretrain.loss", "pretrain.gflop", "linprobe.top1", "finetune.top1", "finetune.gflop"] {

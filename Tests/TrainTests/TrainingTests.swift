@@ -101,7 +101,7 @@ final class TrainingTests: XCTestCase {
     /// A short pre-training run from a seed: initialisation, data, masks and AdamW all
     /// derive from it.
     static func pretrain(seed: UInt64, steps: Int, config: ViTConfig, batch: Int) -> [String: [UInt32]] {
-        var rng = PRNG(seed: seed)
+        let rng = PRNG(seed: seed)
         let model = SimMIM(config)
         var initRNG = rng.fork("init")
         model.initialize(&initRNG)
