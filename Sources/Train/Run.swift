@@ -78,6 +78,7 @@ public struct Run {
         if config.pretrained != nil {
             try PretrainedCheckpoint.load(into: model, config: config)
         } else if config.pretrain.epochs > 0 {
+            let cpu0 = CPUTime.process()
             let r = try Pretrainer(phase: config.pretrain, seed: seed)
                 .run(model, data: data.pretrain, observer: observer, checkpoint: checkpoint, config: config.canonicalJSON())
             // Only when it happened, so the keys of an ordinary run stay as they were.
@@ -86,6 +87,8 @@ public struct Run {
             result["pretrain.steps"] = Double(r.steps)
             result["pretrain.seconds"] = r.seconds
             result["pretrain.gflop"] = r.gflop
+            // A resumed run's earlier slices ran in other processes: their CPU time is unknown.
+            if r.resumedFrom == nil { result["pretrain.cpu_seconds"] = CPUTime.process() - cpu0 }
             if let dir = outputDir {
                 var meta = ["format": "mimlab-checkpoint-v1", "config": config.canonicalJSON(), "phase": "pretrain"]
                 meta["steps"] = String(r.steps)
@@ -96,15 +99,18 @@ public struct Run {
 
         let pool = recipe.pool(config)
         if config.linprobe.epochs > 0 {
+            let cpu0 = CPUTime.process()
             let r = LinearProbe(phase: config.linprobe, seed: seed)
                 .run(model.backbone, pool: pool, train: data.probeTrain, test: data.test, classes: data.classes, observer: observer)
             result["linprobe.top1"] = r.top1
             result["linprobe.train_top1"] = r.trainTop1
             result["linprobe.seconds"] = r.seconds
             result["linprobe.gflop"] = r.gflop
+            result["linprobe.cpu_seconds"] = CPUTime.process() - cpu0
         }
 
         if config.finetune.epochs > 0 {
+            let cpu0 = CPUTime.process()
             let ft = FineTuneModel(encoder: model.backbone, classes: data.classes, pool: pool)
             try ft.loadEncoder(model.backbone.stateDict)
             var headRNG = root.fork("cls_head")
@@ -115,6 +121,7 @@ public struct Run {
             result["finetune.loss"] = r.finalLoss
             result["finetune.seconds"] = r.seconds
             result["finetune.gflop"] = r.gflop
+            result["finetune.cpu_seconds"] = CPUTime.process() - cpu0
         }
 
         if let dir = outputDir {

@@ -107,7 +107,7 @@ struct Outcome: Equatable {
         var out: [String: Outcome] = [:]
         for (id, r) in records {
             out[id] = Outcome(status: r.status, attempts: r.attempts, error: r.error,
-                              results: (results[id] ?? [:]).filter { !$0.key.hasSuffix(".seconds") },
+                              results: (results[id] ?? [:]).filter { !$0.key.hasSuffix("seconds") },
                               metrics: try store.metrics(id: id))
         }
         return out

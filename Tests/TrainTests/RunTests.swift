@@ -23,11 +23,13 @@ final class RunTests: TinyRunTestCase {
         let out = (cache as NSString).appendingPathComponent("out")
         let r = try run([], out: out)
         for key in ["avgdist", "avgdist_rel", "pretrain.loss", "pretrain.seconds", "pretrain.gflop", "pretrain.steps",
-                    "linprobe.top1", "finetune.top1", "finetune.seconds", "finetune.gflop"] {
+                    "linprobe.top1", "finetune.top1", "finetune.seconds", "finetune.gflop",
+                    "pretrain.cpu_seconds", "linprobe.cpu_seconds", "finetune.cpu_seconds"] {
             guard let v = r[key] else { XCTFail("missing \(key)"); continue }
             XCTAssert(v.isFinite, "\(key) = \(v)")
         }
         XCTAssertEqual(r["pretrain.steps"], 4)       // 128 / 32 × 1 epoch
+        XCTAssertGreaterThan(r["pretrain.cpu_seconds"]!, 0)
         XCTAssert((0...100).contains(r["finetune.top1"]!))
         XCTAssertEqual(r["avgdist_rel"]!, r["avgdist"]! / 32, accuracy: 1e-12)
         XCTAssert(FileManager.default.fileExists(atPath: out + "/pretrain.safetensors"))
