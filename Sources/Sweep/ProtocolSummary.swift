@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import Train
 
 /// The lines a regenerated table opens with: which protocol its runs used, its budget against
@@ -55,7 +56,10 @@ public enum ProtocolSummary {
         let encoder = c.encoder.swin.map { s in
             "patch \(s.patchSize) px → \(s.grid)×\(s.grid) tokens, \(s.stages) stages of depths \(s.depths.map(String.init).joined(separator: "-")), "
                 + "dim \(s.embedDim) → \(s.outputDim), window \(s.window), output stride \(s.outputStride) px"
-        } ?? "patch \(v.patchSize) px → \(v.grid)×\(v.grid) tokens, dim \(v.dim), depth \(v.depth), \(v.heads) heads"
+        } ?? "patch \(v.patchSize) px → \(v.grid)×\(v.grid) tokens, dim \(v.dim), depth \(v.depth), \(v.heads) heads, "
+            // On this protocol the position embedding moves fine-tuning by tens of points.
+            + (PlannedRun(config: c).axisText("encoder.position") == ViTOptions.Position.sinCos.configName
+                ? "fixed 2-D sin-cos position" : "learned position")
         out.append("Protocol: \(size)×\(size) \(data), \(c.encoder.preset) (\(encoder)); " + masks + "; \(seeds) seed\(seeds == 1 ? "" : "s") per cell.")
         let views = c.data.poolSize * c.pretrain.epochs
         var pre = "Pre-training: \(count(c.data.poolSize)) unlabelled images × \(c.pretrain.epochs) epochs = \(count(views)) image views at \(size) px "

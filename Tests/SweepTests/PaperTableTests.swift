@@ -75,6 +75,10 @@ final class PaperTableTests: XCTestCase {
         XCTAssertTrue(swin.contains("swin-micro (patch 2 px → 16×16 tokens, 3 stages of depths 2-2-6"), swin)
         let maskalign = try render("maskalign-alignment")
         XCTAssertTrue(maskalign.contains("MaskAlign (ViT-B/16): 1.28 M ImageNet-1K images × 200 epochs"), maskalign)
+        // The position embedding, which moves this protocol's fine-tuning by tens of points.
+        XCTAssertTrue(try render("table1-masking").contains("4 heads, learned position)"))
+        XCTAssertTrue(mae.contains("4 heads, fixed 2-D sin-cos position)"), mae)
+        XCTAssertTrue(try render("simmim-finetune-recipe").contains("4 heads, fixed 2-D sin-cos position)"))
         let t1 = try render("table1-masking")
         let square = rows(t1).filter { $0[0] == "square" }.map { [$0[2], $0[3], $0[5]] }
         XCTAssertEqual(square, [["0.11", "0.111", "82.6"], ["0.25", "=", "82.5"], ["0.44", "0.444", "82.5"]], t1)
