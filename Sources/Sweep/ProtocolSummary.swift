@@ -38,7 +38,8 @@ public enum ProtocolSummary {
     static let officialAugmentationLeftOut =
         "Mixup 0.8, CutMix 1.0, RandAugment (rand-m9-mstd0.5-inc1), random erasing 0.25 and its crop scale 0.08–1"
 
-    public static func lines(_ c: RunConfig, seeds: Int) -> [String] {
+    /// `varied`: the spec's grid axes, which the header must not state one value of.
+    public static func lines(_ c: RunConfig, seeds: Int, varied: Set<String> = []) -> [String] {
         let v = c.encoder.vit, size = c.data.imageSize
         let data = c.data.dataset == "synthetic"
             ? "synthetic images (drawing v\(c.data.syntheticVersion.map(String.init) ?? "?"), \(c.data.classes) classes)"
@@ -58,7 +59,8 @@ public enum ProtocolSummary {
                 + "dim \(s.embedDim) → \(s.outputDim), window \(s.window), output stride \(s.outputStride) px"
         } ?? "patch \(v.patchSize) px → \(v.grid)×\(v.grid) tokens, dim \(v.dim), depth \(v.depth), \(v.heads) heads, "
             // On this protocol the position embedding moves fine-tuning by tens of points.
-            + (PlannedRun(config: c).axisText("encoder.position") == ViTOptions.Position.sinCos.configName
+            + (varied.contains("encoder.position") ? "position embedding per row"
+                : PlannedRun(config: c).axisText("encoder.position") == ViTOptions.Position.sinCos.configName
                 ? "fixed 2-D sin-cos position" : "learned position")
         out.append("Protocol: \(size)×\(size) \(data), \(c.encoder.preset) (\(encoder)); " + masks + "; \(seeds) seed\(seeds == 1 ? "" : "s") per cell.")
         let views = c.data.poolSize * c.pretrain.epochs

@@ -44,7 +44,7 @@ public enum TableInputs {
         var context = TableContext()
         let seeds = Set(spec.runs.map(\.config.seed)).count
         if let reference = spec.reference {
-            context.protocolLines = ProtocolSummary.lines(reference.config, seeds: seeds)
+            context.protocolLines = ProtocolSummary.lines(reference.config, seeds: seeds, varied: Set(spec.axes))
             for axis in layout.rows + layout.columns { context.reference[axis] = reference.axisText(axis) }
         }
         if drawGeometry && layout.figures.contains("avgdist-vs-ratio") { context.maskGeometry = try maskGeometry(spec) }

@@ -79,6 +79,7 @@ final class PaperTableTests: XCTestCase {
         XCTAssertTrue(try render("table1-masking").contains("4 heads, learned position)"))
         XCTAssertTrue(mae.contains("4 heads, fixed 2-D sin-cos position)"), mae)
         XCTAssertTrue(try render("simmim-finetune-recipe").contains("4 heads, fixed 2-D sin-cos position)"))
+        XCTAssertTrue(try render("simmim-position").contains("4 heads, position embedding per row)"))
         let t1 = try render("table1-masking")
         let square = rows(t1).filter { $0[0] == "square" }.map { [$0[2], $0[3], $0[5]] }
         XCTAssertEqual(square, [["0.11", "0.111", "82.6"], ["0.25", "=", "82.5"], ["0.44", "0.444", "82.5"]], t1)
