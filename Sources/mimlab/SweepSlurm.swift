@@ -164,7 +164,15 @@ struct SweepTaskCommand: ParsableCommand {
         // SIGTERM is how Slurm ends a task (time limit, pre-emption, scancel), KillWait
         // seconds before SIGKILL. In pre-training the loop saves its state at the next step
         // and stops; in the later phases there is nothing to save, and the task leaves at once.
-        let phase = PhaseTracker(forwardingTo: ProgressObserver())
+        // A signal that lands near the end of pre-training can find the loop past its last
+        // stop check; the task must still leave before the next phase rather than finish a
+        // run its scheduler cancelled (pre-training's final state is saved, so the next
+        // attempt starts at the probe).
+        let phase = PhaseTracker(forwardingTo: ProgressObserver()) { next in
+            guard runner.stopRequested else { return }
+            say("stop requested during pre-training, which finished; leaving before \(next) without a result")
+            exitNow(143)
+        }
         let trap = SignalTrap { sig in
             runner.requestStop()
             guard phase.current == "pretrain" else {
@@ -203,11 +211,18 @@ final class PhaseTracker: TrainObserver, @unchecked Sendable {
     private let lock = NSLock()
     private var phase: String?
 
-    init(forwardingTo next: TrainObserver) { self.next = next }
+    private let entering: (String) -> Void
+
+    /// `entering` is called with each phase's name before it starts.
+    init(forwardingTo next: TrainObserver, entering: @escaping (String) -> Void = { _ in }) {
+        self.next = next
+        self.entering = entering
+    }
 
     var current: String? { lock.withLock { phase } }
 
     func phaseStarted(_ phase: String, totalSteps: Int) {
+        entering(phase)
         lock.withLock { self.phase = phase }
         next.phaseStarted(phase, totalSteps: totalSteps)
     }
