@@ -76,7 +76,8 @@ final class PaperTableTests: XCTestCase {
         let maskalign = try render("maskalign-alignment")
         XCTAssertTrue(maskalign.contains("MaskAlign (ViT-B/16): 1.28 M ImageNet-1K images × 200 epochs"), maskalign)
         // The position embedding, which moves this protocol's fine-tuning by tens of points.
-        XCTAssertTrue(try render("table1-masking").contains("4 heads, learned position)"))
+        XCTAssertTrue(try render("table3-resolution-tiny").contains("4 heads, learned position)"))
+        XCTAssertTrue(try render("table1-masking").contains("4 heads, fixed 2-D sin-cos position)"))
         XCTAssertTrue(mae.contains("4 heads, fixed 2-D sin-cos position)"), mae)
         XCTAssertTrue(try render("simmim-finetune-recipe").contains("4 heads, fixed 2-D sin-cos position)"))
         XCTAssertTrue(try render("simmim-position").contains("4 heads, position embedding per row)"))
