@@ -187,6 +187,12 @@ public final class ResultsStore: @unchecked Sendable {
         m.registerMigration("v4-threads") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN threads INTEGER")
         }
+        // Where a running run is ("pretrain 312/625"), kept fresh by its worker's heartbeat:
+        // an hour-long run is otherwise a bare "running" to the pool's progress line and to
+        // `sweep status` on any host. NULL once it ends or is given back.
+        m.registerMigration("v5-progress") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN progress TEXT")
+        }
         return m
     }
 
@@ -292,7 +298,7 @@ public final class ResultsStore: @unchecked Sendable {
                 try db.execute(sql: """
                     UPDATE runs SET status = 'running', attempts = attempts + 1, host = ?, pid = ?,
                       started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, code_version = ?, blas_kernel = ?,
-                      threads = ?
+                      threads = ?, progress = NULL
                     WHERE id = ?
                     """, arguments: [worker.host, worker.pid, now, now, worker.codeVersion, worker.blasKernel, worker.threads, id])
                 return ClaimedRun(id: id, config: r.config, attempt: r.attempts + 1, previousStatus: r.status)
@@ -301,11 +307,14 @@ public final class ResultsStore: @unchecked Sendable {
         }
     }
 
-    /// Tells other workers this run is still alive.
-    public func heartbeat(id: String, worker: WorkerIdentity) throws {
+    /// Tells other workers this run is still alive, and anyone looking where it is
+    /// (`progress`, e.g. "pretrain 312/625"; nil keeps the last one).
+    public func heartbeat(id: String, worker: WorkerIdentity, progress: String? = nil) throws {
         try write { db in
-            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
-                           arguments: [Date().timeIntervalSince1970, id, worker.pid, worker.host])
+            try db.execute(sql: """
+                UPDATE runs SET heartbeat_at = ?, progress = coalesce(?, progress)
+                WHERE id = ? AND status = 'running' AND pid = ? AND host = ?
+                """, arguments: [Date().timeIntervalSince1970, progress, id, worker.pid, worker.host])
         }
     }
 
@@ -314,7 +323,7 @@ public final class ResultsStore: @unchecked Sendable {
     public func complete(id: String, results: [String: Double], metrics: [MetricPoint]) throws {
         try write { db in
             try ResultsStore.replaceOutcome(db, id: id, results: results, metrics: metrics)
-            try db.execute(sql: "UPDATE runs SET status = 'done', finished_at = ?, heartbeat_at = ?, error = NULL WHERE id = ?",
+            try db.execute(sql: "UPDATE runs SET status = 'done', finished_at = ?, heartbeat_at = ?, error = NULL, progress = NULL WHERE id = ?",
                            arguments: [Date().timeIntervalSince1970, Date().timeIntervalSince1970, id])
         }
     }
@@ -323,7 +332,7 @@ public final class ResultsStore: @unchecked Sendable {
     public func fail(id: String, error: String, metrics: [MetricPoint]) throws {
         try write { db in
             try ResultsStore.replaceOutcome(db, id: id, results: [:], metrics: metrics)
-            try db.execute(sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+            try db.execute(sql: "UPDATE runs SET status = 'failed', finished_at = ?, error = ?, progress = NULL WHERE id = ?",
                            arguments: [Date().timeIntervalSince1970, error, id])
         }
     }
@@ -331,7 +340,7 @@ public final class ResultsStore: @unchecked Sendable {
     /// Gives a claimed run back (the worker was interrupted): it is pending again.
     public func release(id: String, worker: WorkerIdentity) throws {
         try write { db in
-            try db.execute(sql: "UPDATE runs SET status = 'pending', pid = NULL, heartbeat_at = NULL WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
+            try db.execute(sql: "UPDATE runs SET status = 'pending', pid = NULL, heartbeat_at = NULL, progress = NULL WHERE id = ? AND status = 'running' AND pid = ? AND host = ?",
                            arguments: [id, worker.pid, worker.host])
         }
     }

@@ -28,6 +28,8 @@ public struct RunRecord: Sendable {
     public var blasKernel: String?
     /// Compute threads of the process that ran it; nil for runs from before it was recorded.
     public var threads: Int?
+    /// Where a running run is ("pretrain 312/625"), as of its last heartbeat; nil otherwise.
+    public var progress: String?
 
     /// Every column checked: a malformed row is an error naming the run and the column.
     init(row: Row) throws {
@@ -47,6 +49,7 @@ public struct RunRecord: Sendable {
         heartbeatAt = try o("heartbeat_at"); error = try o("error"); codeVersion = try o("code_version")
         blasKernel = try o("blas_kernel")
         threads = try o("threads")
+        progress = try o("progress")
     }
 
     /// A running run nobody is running any more: its worker on this host is gone (pid not

@@ -159,7 +159,7 @@ extension ResultsStore {
                 if e.status == .done || sameAttempt { return .alreadyPresent }
                 try db.execute(sql: """
                     UPDATE runs SET status = ?, attempts = ?, host = ?, pid = ?, started_at = ?, finished_at = ?,
-                      heartbeat_at = ?, error = ?, code_version = ?, blas_kernel = ?, threads = ?
+                      heartbeat_at = ?, error = ?, code_version = ?, blas_kernel = ?, threads = ?, progress = NULL
                     WHERE id = ?
                     """, arguments: [run.status.rawValue, run.attempts, run.host, run.pid, run.startedAt, run.finishedAt,
                                      run.finishedAt, run.error, run.codeVersion, run.blasKernel, run.threads, run.id])

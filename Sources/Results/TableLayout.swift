@@ -78,10 +78,13 @@ public struct TableRun: Sendable {
     /// The fraction of the image its masks actually hide (mean over masks), where the mask
     /// generator's rounding makes it differ from `mask.ratio`; nil when not computed.
     public var achievedRatio: Double?
+    /// The OpenBLAS kernel the run ran on (`RunRecord.blasKernel`); nil when not recorded.
+    public var blasKernel: String?
 
     public init(id: String, axes: [String: String], status: RunStatus, results: [String: Double],
-                achievedRatio: Double? = nil) {
+                achievedRatio: Double? = nil, blasKernel: String? = nil) {
         self.id = id; self.axes = axes; self.status = status; self.results = results; self.achievedRatio = achievedRatio
+        self.blasKernel = blasKernel
     }
 }
 

@@ -33,6 +33,15 @@ public enum LocalPool {
     /// What the pool has done so far, for a progress line.
     public struct Progress: Sendable {
         public var finished = 0, total = 0, running = 0, failed = 0
+        public init(total: Int) { self.total = total }
+        /// Where each running run of the sweep is, by run id, as of its last heartbeat
+        /// ("pretrain 312/625"; runs that have not beaten yet are left out).
+        public var inFlight: [(id: String, progress: String)] = []
+
+        /// "80ddc65e pretrain 312/625, 72035453 finetune 40/625"
+        public var runningText: String {
+            inFlight.map { "\($0.id.prefix(8)) \($0.progress)" }.joined(separator: ", ")
+        }
     }
 
     /// Starts one `executable` process per element of `workerArguments` and waits for all,
@@ -70,6 +79,10 @@ public enum LocalPool {
             }.count
             p.failed = records.values.filter { $0.status == .failed }.count
             p.running = records.values.filter { $0.status == .running }.count
+            p.inFlight = ids.compactMap { id in
+                guard let r = records[id], r.status == .running, let text = r.progress else { return nil }
+                return (id, text)
+            }
             progress(p)
         }
         trap.cancel()

@@ -66,8 +66,8 @@ public final class SweepWorker: @unchecked Sendable {
             guard let run = byID[claim.id] else { continue }
             lock.withLock { current = claim.id }
             let train = observer.runStarted(run, attempt: claim.attempt, takenOver: claim.previousStatus == .running)
-            let recorder = MetricRecorder(forwardingTo: train)
-            let heartbeat = Heartbeat(store: store, id: claim.id, worker: identity)
+            let heartbeat = Heartbeat(store: store, id: claim.id, worker: identity, forwardingTo: train)
+            let recorder = MetricRecorder(forwardingTo: heartbeat)
             let start = Date()
             let outcome: RunOutcome
             do {
@@ -95,18 +95,52 @@ public final class SweepWorker: @unchecked Sendable {
 }
 
 /// Keeps a run's heartbeat fresh from a background thread while it trains, so workers on
-/// other hosts can tell a live run from a dead one.
-final class Heartbeat: @unchecked Sendable {
+/// other hosts can tell a live run from a dead one, and carries where the run is with each
+/// beat (`progress`), for the pool's progress line and `sweep status`.
+public final class Heartbeat: TrainObserver, @unchecked Sendable {
     private let timer: DispatchSourceTimer
+    private let next: TrainObserver
+    private let lock = NSLock()
+    private var current: String?
 
-    init(store: ResultsStore, id: String, worker: WorkerIdentity, interval: TimeInterval = RunRecord.heartbeatInterval) {
+    public init(store: ResultsStore, id: String, worker: WorkerIdentity, forwardingTo next: TrainObserver = SilentObserver(),
+         interval: TimeInterval = RunRecord.heartbeatInterval) {
+        self.next = next
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "mimlab.heartbeat"))
         timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { try? store.heartbeat(id: id, worker: worker) }
+        timer.setEventHandler { [weak self] in try? store.heartbeat(id: id, worker: worker, progress: self?.progress) }
         timer.resume()
     }
 
-    func stop() { timer.cancel() }
+    public func stop() { timer.cancel() }
+
+    /// "pretrain 312/625": the phase running and its steps done of all; nil before the first phase.
+    public var progress: String? { lock.withLock { current } }
+
+    private func set(_ text: String) { lock.withLock { current = text } }
+
+    // The training loops call these on every step: a string under a lock, nothing more.
+    public func phaseStarted(_ phase: String, totalSteps: Int) {
+        set("\(phase) 0/\(totalSteps)")
+        totals[phase] = totalSteps
+        next.phaseStarted(phase, totalSteps: totalSteps)
+    }
+
+    public func stepFinished(_ phase: String, step: Int, loss: Double?, lr: Double?, imagesPerSecond: Double) {
+        set("\(phase) \(step)/\(totals[phase].map(String.init) ?? "?")")
+        next.stepFinished(phase, step: step, loss: loss, lr: lr, imagesPerSecond: imagesPerSecond)
+    }
+
+    /// Steps per phase, as the phase announced them (only the training thread touches it).
+    private var totals: [String: Int] = [:]
+
+    public func metric(_ phase: String, step: Int, name: String, value: Double) { next.metric(phase, step: step, name: name, value: value) }
+    public func phaseFinished(_ phase: String, seconds: Double) { next.phaseFinished(phase, seconds: seconds) }
+    public func phaseResumed(_ phase: String, step: Int, path: String) { next.phaseResumed(phase, step: step, path: path) }
+    public func checkpointIgnored(_ phase: String, path: String, reason: String) {
+        next.checkpointIgnored(phase, path: path, reason: reason)
+    }
+    public func note(_ message: String) { next.note(message) }
 }
 
 /// Collects a run's metric history (per-epoch values from the loops, plus the training loss
@@ -140,4 +174,7 @@ final class MetricRecorder: TrainObserver {
     func checkpointIgnored(_ phase: String, path: String, reason: String) {
         next.checkpointIgnored(phase, path: path, reason: reason)
     }
+
+    // A dataset's notes (cache size, skipped files) reach the person watching.
+    func note(_ message: String) { next.note(message) }
 }

@@ -35,7 +35,8 @@ public enum TableInputs {
             }
             return TableRun(id: e.run.id, axes: values, status: status,
                             results: status == .done ? results[e.run.id] ?? [:] : [:],
-                            achievedRatio: try achieved.of(e.run.config.maskSpec))
+                            achievedRatio: try achieved.of(e.run.config.maskSpec),
+                            blasKernel: status == .done ? e.record?.blasKernel : nil)
         }
     }
 

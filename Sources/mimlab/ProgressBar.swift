@@ -96,7 +96,7 @@ final class ProgressBar {
         }
         let percent = total > 0 ? 100 * done / total : 100
         parts.append("\(done)/\(total) (\(percent)%)")
-        parts.append(String(format: "%.1f", rate) + " \(unit)/s")
+        parts.append(ProgressBar.rate(rate, unit: unit))
         if final {
             parts.append("in " + ProgressBar.duration(t))
         } else if rate > 0 {
@@ -113,6 +113,13 @@ final class ProgressBar {
 
     private func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// "12.5 step/s"; slow work per minute or hour ("1.6 run/h"), where "0.0 run/s" said nothing.
+    static func rate(_ perSecond: Double, unit: String) -> String {
+        if perSecond == 0 || perSecond >= 0.1 { return String(format: "%.1f", perSecond) + " \(unit)/s" }
+        if perSecond * 60 >= 0.1 { return String(format: "%.1f", perSecond * 60) + " \(unit)/min" }
+        return String(format: "%.1f", perSecond * 3600) + " \(unit)/h"
     }
 
     /// 7s, 3m05s, 2h01m.

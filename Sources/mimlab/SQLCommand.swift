@@ -9,7 +9,7 @@ struct SQLCommand: ParsableCommand {
         discussion: """
         The database is opened read-only, and a statement that could change anything (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, VACUUM, a PRAGMA that sets, …) is refused before any statement runs. Several statements separated by ; print one table each.
 
-        Tables: runs (id, config JSON, status, attempts, host, pid, created_at, started_at, finished_at, heartbeat_at, error, code_version, blas_kernel, threads), run_sweeps (run_id, sweep), metrics (run_id, phase, step, name, value), results (run_id, name, value); view run_axes (id, status, method, encoder, mask_type, mask_patch, mask_ratio, head, target, pred_resolution, loss_on, pretrain_epochs, seed). Config keys: json_extract(config, '$.mask.ratio').
+        Tables: runs (id, config JSON, status, attempts, host, pid, created_at, started_at, finished_at, heartbeat_at, error, code_version, blas_kernel, threads, progress), run_sweeps (run_id, sweep), metrics (run_id, phase, step, name, value), results (run_id, name, value); view run_axes (id, status, method, encoder, mask_type, mask_patch, mask_ratio, head, target, pred_resolution, loss_on, pretrain_epochs, seed). Config keys: json_extract(config, '$.mask.ratio').
 
         Examples:
           mimlab sql "SELECT status, count(*) AS n FROM runs GROUP BY status"

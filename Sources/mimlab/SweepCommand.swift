@@ -94,7 +94,9 @@ struct SweepStatusCommand: ParsableCommand {
             let values = spec.axes.map { e.run.axisText($0) ?? "?" }
             let seconds = ["pretrain.seconds", "linprobe.seconds", "finetune.seconds"].compactMap { r[$0] }.reduce(0, +)
             var note = e.record?.error.map { String($0.prefix(80)) } ?? ""
-            if e.state == .running || e.state == .stale, let rec = e.record { note = "\(rec.host ?? "?") pid \(rec.pid ?? 0)" }
+            if e.state == .running || e.state == .stale, let rec = e.record {
+                note = "\(rec.host ?? "?") pid \(rec.pid ?? 0)" + (rec.progress.map { ", \($0)" } ?? "")
+            }
             if e.state == .pending || e.state == .new, let t = slurm[e.run.id], let task = t.taskID {
                 note = "submitted to Slurm as \(task) at \(Self.clock(t.submittedAt))"
             }
@@ -231,7 +233,8 @@ struct SweepRunCommand: ParsableCommand {
         let toRun = Set(plan.toRun.map(\.run.id))
         let bar = ProgressBar("sweep \(spec.name)", total: toRun.count, unit: "run")
         let statuses = try LocalPool.runPool(spec, store: store, toRun: toRun, executable: exe, workerArguments: args) { p in
-            bar.update(p.finished, trailing: "\(p.running) running, \(p.failed) failed")
+            let running = p.inFlight.isEmpty ? "\(p.running) running" : "\(p.running) running (\(p.runningText))"
+            bar.update(p.finished, trailing: "\(running), \(p.failed) failed")
         }
         bar.finish()
         for (k, status) in statuses.enumerated() where status != 0 {

@@ -189,6 +189,26 @@ final class TableRendererTests: XCTestCase {
         ])
     }
 
+    /// A table says which OpenBLAS kernels its done runs ran on, and warns when they mix:
+    /// the same config and seed give other numbers on another kernel.
+    func testKernelLine() {
+        func runs(_ kernels: [String?]) -> [TableRun] {
+            kernels.enumerated().map { k, kernel in
+                TableRun(id: "k\(k)", axes: ["seed": String(k)], status: .done, results: ["finetune.top1": 50], blasKernel: kernel)
+            } + [TableRun(id: "p", axes: [:], status: .pending, results: [:], blasKernel: "Prescott (openblas)")]
+        }
+        let layout = TableLayout(name: "k", title: "K", rows: ["mask.ratio"])
+        func last(_ kernels: [String?]) -> String {
+            String(TableRenderer.render(layout: layout, runs: runs(kernels), paper: nil).split(separator: "\n").last ?? "")
+        }
+        XCTAssertEqual(last(["Zen (openblas)", "Zen (openblas)"]), "OpenBLAS kernel of the done runs: Zen (openblas) 2")
+        XCTAssertEqual(last(["Cooperlake (mimlab)", "Zen (openblas)", "Zen (openblas)", nil]),
+                       "OpenBLAS kernels of the done runs: Zen (openblas) 2, Cooperlake (mimlab) 1, not recorded 1; a run made "
+                       + "again on another kernel differs in more than the last digits (README, Determinism), so a seed pair "
+                       + "across kernels may not be the same draw")
+        XCTAssertEqual(last([nil, nil]), "runs: 2 done, 0 failed, 1 pending/running of 3", "nothing recorded: no line")
+    }
+
     func testEmptyRuns() {
         let out = TableRenderer.render(layout: Self.layout, runs: [], paper: nil)
         XCTAssertTrue(out.hasSuffix("| mask.patch | mask.ratio | finetune.top1 |\n|------------|------------|---------------|\n\nruns: 0 done, 0 failed, 0 pending/running of 0\n"), out)
