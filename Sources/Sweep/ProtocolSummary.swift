@@ -64,17 +64,19 @@ public enum ProtocolSummary {
                 ? "fixed 2-D sin-cos position" : "learned position")
         out.append("Protocol: \(size)×\(size) \(data), \(c.encoder.preset) (\(encoder)); " + masks + "; \(seeds) seed\(seeds == 1 ? "" : "s") per cell.")
         let views = c.data.poolSize * c.pretrain.epochs
-        var pre = "Pre-training: \(count(c.data.poolSize)) unlabelled images × \(c.pretrain.epochs) epochs = \(count(views)) image views at \(size) px "
+        let epochsVaried = varied.contains("pretrain.epochs")
+        var pre = "Pre-training: \(count(c.data.poolSize)) unlabelled images × "
+            + (epochsVaried ? "the row's epochs (pretrain.epochs) at \(size) px " : "\(c.pretrain.epochs) epochs = \(count(views)) image views at \(size) px ")
             + "(batch \(c.pretrain.batch), lr \(sci(c.pretrain.lr(referenceBatch: (try? Methods.recipe(c))?.referenceBatch ?? 512))))"
         if let p = paper {
             let paperViews = p.images * p.epochs
-            pre += "; \(p.name): \(count(p.images)) ImageNet-1K images × \(p.epochs) epochs = \(count(paperViews)) views at \(p.imageSize) px, "
-                + "so ours is \(String(format: "%.3f", 100 * Double(views) / Double(paperViews)))% of its views"
+            pre += "; \(p.name): \(count(p.images)) ImageNet-1K images × \(p.epochs) epochs = \(count(paperViews)) views at \(p.imageSize) px"
+                + (epochsVaried ? "" : ", so ours is \(String(format: "%.3f", 100 * Double(views) / Double(paperViews)))% of its views")
         }
         out.append(pre + ".")
         let paperFinetune = paper.map { " (\($0.name): all \(count($0.images)) × \($0.finetuneEpochs))" } ?? ""
         out.append("Fine-tuning: \(count(c.data.finetuneSize)) labelled images × \(c.finetune.epochs) epochs\(paperFinetune), "
-            + "AdamW, layer decay \(num(c.finetune.layerDecay)), label smoothing \(num(c.finetune.labelSmoothing)), drop path \(num(c.finetune.dropPath)), "
+            + "AdamW, layer decay \(varied.contains("finetune.layer_decay") ? "per row" : num(c.finetune.layerDecay)), label smoothing \(num(c.finetune.labelSmoothing)), drop path \(num(c.finetune.dropPath)), "
             + "random resized crop scale \(num(finetuneCropLow(c)))–1\(c.data.flip ? " and flips" : ""); it leaves out the official recipe's "
             + "\(officialAugmentationLeftOut). Test: \(count(c.data.testSize)) held-out images. Linear probe: the frozen encoder, \(c.linprobe.epochs) epochs on the same labels.")
         return out

@@ -78,6 +78,12 @@ final class PaperTableTests: XCTestCase {
         // The position embedding, which moves this protocol's fine-tuning by tens of points.
         XCTAssertTrue(try render("table3-resolution-tiny").contains("4 heads, learned position)"))
         XCTAssertTrue(try render("table1-masking").contains("4 heads, fixed 2-D sin-cos position)"))
+        // A setting the rows vary is not stated as one value in the header.
+        let varied = try render("swin-pretrain-vs-scratch")
+        XCTAssertTrue(varied.contains("10,000 unlabelled images × the row's epochs (pretrain.epochs) at 32 px"), varied)
+        XCTAssertTrue(varied.contains("AdamW, layer decay per row, label smoothing"), varied)
+        XCTAssertFalse(varied.contains("of its views"), varied)
+        XCTAssertTrue(try render("table1-masking").contains("AdamW, layer decay 1, label smoothing"))
         XCTAssertTrue(mae.contains("4 heads, fixed 2-D sin-cos position)"), mae)
         XCTAssertTrue(try render("simmim-finetune-recipe").contains("4 heads, fixed 2-D sin-cos position)"))
         XCTAssertTrue(try render("simmim-position").contains("4 heads, position embedding per row)"))
