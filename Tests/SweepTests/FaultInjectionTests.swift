@@ -420,7 +420,15 @@ extension FaultInjectionTests {
         let (_, task) = try waitForCheckpoint(spec)
         let pid = try XCTUnwrap(taskProcesses()[task])
         kill(pid, SIGSTOP)
-        try slurm.run("scontrol", ["update", "JobId=\(task)", "EndTime=now"])
+        // Slurm keeps times in whole seconds and refuses an end time that is not after the
+        // start ("Invalid time specified"): a task that saved its first checkpoint within
+        // the second it started (a quiet, fast machine) is ended a second later.
+        for attempt in 1...5 {
+            do { try slurm.run("scontrol", ["update", "JobId=\(task)", "EndTime=now"]); break } catch {
+                guard attempt < 5, "\(error)".contains("Invalid time specified") else { throw error }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
         injected()
         let o = out()
         XCTAssertEqual(o.status, 0, o.stderr)
