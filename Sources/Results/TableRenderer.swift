@@ -143,23 +143,23 @@ public enum TableRenderer {
         return rowKeys.first { row in zip(row, want).allSatisfy { same($0, $1) } }
     }
 
-    /// Seed → the metric, averaged over a cell's runs of that seed (runs without a seed axis
-    /// cannot be paired and are left out).
     /// Which OpenBLAS kernels the done runs ran on, most runs first. The same config and
     /// seed give other numbers on another kernel (README, Determinism), so a table that mixes
     /// kernels says so: its seed pairs across kernels are not the same draw.
     static func kernelLine(_ runs: [TableRun]) -> String? {
         let done = runs.filter { $0.status == .done }
-        var counts: [String: Int] = [:]
-        for r in done { counts[r.blasKernel ?? "not recorded", default: 0] += 1 }
         // Runs from before kernels were recorded alone: nothing to say.
         guard done.contains(where: { $0.blasKernel != nil }) else { return nil }
+        var counts: [String: Int] = [:]
+        for r in done { counts[r.blasKernel ?? "not recorded", default: 0] += 1 }
         let listed = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         if counts.count == 1 { return "OpenBLAS kernel of the done runs: \(listed)\n" }
         return "OpenBLAS kernels of the done runs: \(listed); a run made again on another kernel differs in more than "
             + "the last digits (README, Determinism), so a seed pair across kernels may not be the same draw\n"
     }
 
+    /// Seed → the metric, averaged over a cell's runs of that seed (runs without a seed axis
+    /// cannot be paired and are left out).
     static func seedValues(_ runs: [TableRun], _ metric: String) -> [String: Double] {
         var bySeed: [String: [Double]] = [:]
         for r in runs {

@@ -101,7 +101,8 @@ public final class Heartbeat: TrainObserver, @unchecked Sendable {
     private let timer: DispatchSourceTimer
     private let next: TrainObserver
     private let lock = NSLock()
-    private var current: String?
+    /// The phase running, its steps done and of all (as the phase announced them).
+    private var current: (phase: String, step: Int, total: Int?)?
 
     public init(store: ResultsStore, id: String, worker: WorkerIdentity, forwardingTo next: TrainObserver = SilentObserver(),
          interval: TimeInterval = RunRecord.heartbeatInterval) {
@@ -114,25 +115,22 @@ public final class Heartbeat: TrainObserver, @unchecked Sendable {
 
     public func stop() { timer.cancel() }
 
-    /// "pretrain 312/625": the phase running and its steps done of all; nil before the first phase.
-    public var progress: String? { lock.withLock { current } }
+    /// "pretrain 312/625": the phase running and its steps done of all; nil before the first
+    /// phase. Formatted here, once per beat, not on every training step.
+    public var progress: String? {
+        lock.withLock { current.map { "\($0.phase) \($0.step)/\($0.total.map(String.init) ?? "?")" } }
+    }
 
-    private func set(_ text: String) { lock.withLock { current = text } }
-
-    // The training loops call these on every step: a string under a lock, nothing more.
+    // The training loops call these on every step: a few fields under a lock, nothing more.
     public func phaseStarted(_ phase: String, totalSteps: Int) {
-        set("\(phase) 0/\(totalSteps)")
-        totals[phase] = totalSteps
+        lock.withLock { current = (phase, 0, totalSteps) }
         next.phaseStarted(phase, totalSteps: totalSteps)
     }
 
     public func stepFinished(_ phase: String, step: Int, loss: Double?, lr: Double?, imagesPerSecond: Double) {
-        set("\(phase) \(step)/\(totals[phase].map(String.init) ?? "?")")
+        lock.withLock { current = (phase, step, current?.phase == phase ? current?.total : nil) }
         next.stepFinished(phase, step: step, loss: loss, lr: lr, imagesPerSecond: imagesPerSecond)
     }
-
-    /// Steps per phase, as the phase announced them (only the training thread touches it).
-    private var totals: [String: Int] = [:]
 
     public func metric(_ phase: String, step: Int, name: String, value: Double) { next.metric(phase, step: step, name: name, value: value) }
     public func phaseFinished(_ phase: String, seconds: Double) { next.phaseFinished(phase, seconds: seconds) }
